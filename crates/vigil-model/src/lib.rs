@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod enums;
 pub mod identity;
+pub mod query;
 pub mod time;
 
 pub use alert::*;

@@ -1,0 +1,1 @@
+//! OData query options ($filter, $orderby, $select, $top, $skip, $count) for Graph resources.
