@@ -6,6 +6,13 @@
 //! back out unchanged. The host-state booleans are emitted as `isAzureAdJoined` /
 //! `isAzureAdRegistered` (CSDL, SDK and captured responses) and also accepted with the docs'
 //! `isAzureAad*` spelling.
+//!
+//! Input is lenient where real clients and partner data differ from Graph: `null` for a
+//! collection reads as `[]`, `null` for a non-nullable property (`id`, `azureTenantId`,
+//! `severity`, `status`, `vendorInformation`) reads as its default, and enum values of any casing
+//! or unknown names never fail (see [`crate::enums`]). A property name that is not declared is
+//! kept in `additional_data`; code that fills `additional_data` itself must not use a declared
+//! name, or the output would carry that key twice.
 
 use crate::enums::*;
 use crate::time::Timestamp;
@@ -26,7 +33,7 @@ where
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::alert::null_as_default")]
     pub id: String,
     pub activity_group_name: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
@@ -195,13 +202,17 @@ pub struct UserSecurityState {
 }
 
 /// `hostSecurityState`.
+///
+/// Deserialized through [`HostSecurityStateWire`] so that both spellings of the Azure AD
+/// booleans are accepted, even together in one object (a serde `alias` would reject that as a
+/// duplicate field). When both are present the CSDL spelling (`isAzureAd*`) wins.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "HostSecurityStateWire")]
 pub struct HostSecurityState {
     pub fqdn: Option<String>,
-    #[serde(rename = "isAzureAdJoined", alias = "isAzureAadJoined")]
+    #[serde(rename = "isAzureAdJoined")]
     pub is_azure_ad_joined: Option<bool>,
-    #[serde(rename = "isAzureAdRegistered", alias = "isAzureAadRegistered")]
+    #[serde(rename = "isAzureAdRegistered")]
     pub is_azure_ad_registered: Option<bool>,
     pub is_hybrid_azure_domain_joined: Option<bool>,
     pub net_bios_name: Option<String>,
@@ -209,6 +220,43 @@ pub struct HostSecurityState {
     pub private_ip_address: Option<String>,
     pub public_ip_address: Option<String>,
     pub risk_score: Option<String>,
+}
+
+/// The input shape of `hostSecurityState`: every accepted spelling as its own field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HostSecurityStateWire {
+    fqdn: Option<String>,
+    #[serde(rename = "isAzureAdJoined")]
+    is_azure_ad_joined: Option<bool>,
+    #[serde(rename = "isAzureAadJoined")]
+    is_azure_aad_joined: Option<bool>,
+    #[serde(rename = "isAzureAdRegistered")]
+    is_azure_ad_registered: Option<bool>,
+    #[serde(rename = "isAzureAadRegistered")]
+    is_azure_aad_registered: Option<bool>,
+    is_hybrid_azure_domain_joined: Option<bool>,
+    net_bios_name: Option<String>,
+    os: Option<String>,
+    private_ip_address: Option<String>,
+    public_ip_address: Option<String>,
+    risk_score: Option<String>,
+}
+
+impl From<HostSecurityStateWire> for HostSecurityState {
+    fn from(w: HostSecurityStateWire) -> Self {
+        Self {
+            fqdn: w.fqdn,
+            is_azure_ad_joined: w.is_azure_ad_joined.or(w.is_azure_aad_joined),
+            is_azure_ad_registered: w.is_azure_ad_registered.or(w.is_azure_aad_registered),
+            is_hybrid_azure_domain_joined: w.is_hybrid_azure_domain_joined,
+            net_bios_name: w.net_bios_name,
+            os: w.os,
+            private_ip_address: w.private_ip_address,
+            public_ip_address: w.public_ip_address,
+            risk_score: w.risk_score,
+        }
+    }
 }
 
 /// `fileSecurityState`.

@@ -5,7 +5,7 @@
 //! [`HideEvolvable::hide_evolvable_members`] on what goes to a caller that did not send
 //! `Prefer: include-unknown-enum-members`.
 
-use crate::alert::null_as_empty;
+use crate::alert::{null_as_default, null_as_empty};
 use crate::enums::*;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ fn hide<E: GraphEnum>(v: &mut Option<E>) {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RiskyUser {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     pub is_deleted: Option<bool>,
     pub is_processing: Option<bool>,
@@ -48,19 +48,48 @@ impl HideEvolvable for RiskyUser {
 }
 
 /// `riskUserActivity`.
+///
+/// Beta responses (and the beta docs' history example) carry the deprecated `eventTypes` instead
+/// of `riskEventTypes`; both hold risk event type names, so `eventTypes` is read into
+/// `risk_event_types` when `riskEventTypes` is absent or empty. Output always uses
+/// `riskEventTypes`, the v1.0 name.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "RiskUserActivityWire")]
 pub struct RiskUserActivity {
     pub detail: Option<RiskDetail>,
-    #[serde(default, deserialize_with = "null_as_empty")]
     pub risk_event_types: Vec<String>,
+}
+
+/// The input shape of `riskUserActivity`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RiskUserActivityWire {
+    detail: Option<RiskDetail>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    risk_event_types: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    event_types: Vec<String>,
+}
+
+impl From<RiskUserActivityWire> for RiskUserActivity {
+    fn from(w: RiskUserActivityWire) -> Self {
+        let risk_event_types = if w.risk_event_types.is_empty() {
+            w.event_types
+        } else {
+            w.risk_event_types
+        };
+        Self {
+            detail: w.detail,
+            risk_event_types,
+        }
+    }
 }
 
 /// `riskyUserHistoryItem` (derives from `riskyUser` in the CSDL, so it repeats its properties).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RiskyUserHistoryItem {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     pub is_deleted: Option<bool>,
     pub is_processing: Option<bool>,
@@ -110,7 +139,7 @@ pub struct SignInLocation {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RiskDetection {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     pub activity: Option<ActivityType>,
     pub activity_date_time: Option<Timestamp>,

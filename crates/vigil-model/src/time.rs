@@ -54,9 +54,11 @@ impl Timestamp {
         Err(err())
     }
 
-    /// Truncates to 100 ns.
+    /// Truncates to 100 ns. A leap second (chrono keeps it as a nanosecond count of one second or
+    /// more) is clamped to the last 100 ns of its minute: Graph has no leap seconds, and the wire
+    /// form must stay `hh:mm:59.9999999Z`, never `:60`.
     pub fn from_utc(dt: DateTime<Utc>) -> Self {
-        let nanos = dt.nanosecond();
+        let nanos = dt.nanosecond().min(999_999_999);
         let truncated = nanos - nanos % 100;
         Self(dt.with_nanosecond(truncated).unwrap_or(dt))
     }
@@ -68,7 +70,7 @@ impl Timestamp {
 
     /// From milliseconds since the Unix epoch (OCSF `timestamp_t`).
     pub fn from_epoch_millis(ms: i64) -> Option<Self> {
-        DateTime::<Utc>::from_timestamp_millis(ms).map(Self)
+        DateTime::<Utc>::from_timestamp_millis(ms).map(Self::from_utc)
     }
 
     /// Milliseconds since the Unix epoch.
