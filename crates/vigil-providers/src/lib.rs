@@ -10,6 +10,8 @@
 //! identity risk). Their wire formats are described in `docs/partner-formats.md`.
 
 pub mod error;
+pub mod http;
+pub mod oauth2;
 pub mod provider;
 pub mod secret;
 

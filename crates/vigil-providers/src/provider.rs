@@ -197,6 +197,9 @@ pub trait Provider: Send + Sync + 'static {
 
     /// The error for an operation this provider does not offer.
     fn unsupported(&self, what: &'static str) -> ProviderError {
-        ProviderError::new(self.info().name.clone(), ProviderErrorKind::Unsupported(what))
+        ProviderError::new(
+            self.info().name.clone(),
+            ProviderErrorKind::Unsupported(what),
+        )
     }
 }
