@@ -1,0 +1,626 @@
+//! Unit tests of the query engine against realistic serialized resources.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::Alert;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// An MDATP-style alert, round-tripped through [`Alert`] so it has exactly the shape
+/// vigil-model serializes (every declared property, `Z` timestamps).
+fn alert_a() -> Value {
+    let raw = json!({
+        "id": "da637229984903196572_-755436942",
+        "azureTenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "assignedTo": null,
+        "category": "credentialTheft",
+        "confidence": 80,
+        "createdDateTime": "2020-04-20T16:54:50.2722072Z",
+        "eventDateTime": "2020-04-20T16:50:00Z",
+        "lastModifiedDateTime": "2020-04-20T16:54:51.57Z",
+        "severity": "high",
+        "status": "newAlert",
+        "title": "Suspicious credential dump from O'Brien's laptop",
+        "tags": ["HVA", "SAW"],
+        "comments": [],
+        "vendorInformation": {
+            "provider": "Microsoft Defender ATP",
+            "providerVersion": null,
+            "subProvider": "MicrosoftDefenderATP",
+            "vendor": "Microsoft"
+        },
+        "userStates": [
+            {
+                "userPrincipalName": "alice@contoso.com",
+                "accountName": "alice",
+                "emailRole": "sender",
+                "isVpn": true,
+                "logonDateTime": "2020-04-20T16:40:00Z"
+            },
+            {
+                "userPrincipalName": "bob@contoso.com",
+                "accountName": "bob",
+                "emailRole": "recipient",
+                "isVpn": false
+            }
+        ],
+        "hostStates": [{ "fqdn": "laptop-1.contoso.com", "isAzureAdJoined": true, "privateIpAddress": "10.0.0.4" }],
+        "fileStates": [
+            {
+                "name": "mimikatz.exe",
+                "path": "C:\\Temp",
+                "fileHash": { "hashType": "sha256", "hashValue": "ABC123" }
+            }
+        ],
+        "processes": [
+            { "name": "lsass.exe", "processId": 672, "integrityLevel": "system", "isElevated": true }
+        ],
+        "networkConnections": [
+            { "destinationDomain": "evil.example", "destinationPort": "443", "protocol": "tcp" }
+        ],
+        "historyStates": [
+            { "user": "alice@contoso.com", "status": "inProgress", "comments": ["looking", "escalate"] }
+        ],
+        "malwareStates": [{ "category": "trojan", "wasRunning": true }],
+        "registryKeyStates": [{ "operation": "modify", "hive": "localMachineSystem" }],
+        "vulnerabilityStates": [{ "cve": "CVE-2020-0601", "wasRunning": false }]
+    });
+    let alert: Alert = serde_json::from_value(raw).unwrap();
+    serde_json::to_value(alert).unwrap()
+}
+
+/// An ASC alert, mostly empty.
+fn alert_b() -> Value {
+    let raw = json!({
+        "id": "2518301046000000000_1",
+        "azureTenantId": "11111111-2222-3333-4444-555555555555",
+        "assignedTo": "analyst@contoso.com",
+        "category": "None",
+        "confidence": 20,
+        "createdDateTime": "2019-04-01T00:00:00.5Z",
+        "eventDateTime": "2019-04-01T00:00:00Z",
+        "severity": "low",
+        "status": "resolved",
+        "title": "Anomalous login",
+        "tags": [],
+        "vendorInformation": { "provider": "ASC", "vendor": "Microsoft" }
+    });
+    let alert: Alert = serde_json::from_value(raw).unwrap();
+    serde_json::to_value(alert).unwrap()
+}
+
+fn check(filter: &str, a: bool, b: bool) {
+    let f = parse_filter(filter, &ALERT).unwrap_or_else(|e| panic!("{filter}: {e}"));
+    assert_eq!(f.matches(&alert_a()), a, "{filter} on alert A");
+    assert_eq!(f.matches(&alert_b()), b, "{filter} on alert B");
+    // The canonical text parses back to a filter with the same meaning and the same text.
+    let again = parse_filter(&f.to_odata(), &ALERT)
+        .unwrap_or_else(|e| panic!("{} (canonical of {filter}): {e}", f.to_odata()));
+    assert_eq!(again.to_odata(), f.to_odata());
+    assert_eq!(again.matches(&alert_a()), a);
+    assert_eq!(again.matches(&alert_b()), b);
+}
+
+fn err(filter: &str) -> String {
+    match parse_filter(filter, &ALERT) {
+        Ok(f) => panic!("{filter} parsed as {}", f.to_odata()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn comparison_operators_on_each_type() {
+    check("status eq 'newAlert'", true, false);
+    check("status ne 'newAlert'", false, true);
+    check("confidence gt 50", true, false);
+    check("confidence ge 80", true, false);
+    check("confidence lt 80", false, true);
+    check("confidence le 80", true, true);
+    check("confidence eq 80.0", true, false);
+    check("confidence gt 19.5", true, true);
+    check("title eq 'Anomalous login'", false, true);
+    check("title gt 'B'", true, false);
+    check("vendorInformation/provider eq 'ASC'", false, true);
+    check("vendorInformation/providerVersion eq null", true, true);
+}
+
+#[test]
+fn string_literals_escape_quotes_and_compare_exactly() {
+    check(
+        "title eq 'Suspicious credential dump from O''Brien''s laptop'",
+        true,
+        false,
+    );
+    check("title eq 'anomalous login'", false, false);
+    check("assignedTo eq ''", false, false);
+    let f = parse_filter("title eq 'it''s'", &ALERT).unwrap();
+    assert_eq!(f.to_odata(), "title eq 'it''s'");
+}
+
+#[test]
+fn names_and_enum_values_are_case_insensitive() {
+    check("Severity eq 'High'", true, false);
+    check("SEVERITY EQ 'HIGH'", true, false);
+    check("vendorinformation/PROVIDER eq 'ASC'", false, true);
+    check("userStates/any(u: u/EmailRole eq 'SENDER')", true, false);
+    let f = parse_filter("Severity eq 'High' AND Status In ('NewAlert')", &ALERT).unwrap();
+    assert_eq!(
+        f.to_odata(),
+        "severity eq 'high' and status in ('newAlert')"
+    );
+}
+
+#[test]
+fn enum_order_comparisons_follow_member_order() {
+    check("severity ge 'medium'", true, false);
+    check("severity lt 'medium'", false, true);
+    check("severity gt 'unknown'", true, true);
+}
+
+#[test]
+fn null_semantics_are_two_valued() {
+    check("assignedTo eq null", true, false);
+    check("assignedTo ne null", false, true);
+    check("assignedTo ne 'analyst@contoso.com'", true, false);
+    check("assignedTo eq 'analyst@contoso.com'", false, true);
+    check("closedDateTime lt 2030-01-01T00:00:00Z", false, false);
+    check("not (assignedTo eq 'x')", true, true);
+    check("vendorInformation ne null", true, true);
+}
+
+#[test]
+fn datetimes_compare_as_instants() {
+    // Stored "…00.5Z" is after the literal "…00Z", though a string comparison would say less.
+    check("createdDateTime gt 2019-04-01T00:00:00Z", true, true);
+    check("createdDateTime gt 2019-04-01T00:00:00.000Z", true, true);
+    check("createdDateTime eq 2019-04-01T00:00:00.5Z", false, true);
+    check(
+        "createdDateTime eq 2019-04-01T00:00:00.500000Z",
+        false,
+        true,
+    );
+    check("createdDateTime lt 2019-04-01T00:00:01Z", false, true);
+    // Documented sample forms: minutes only, offsets, a bare date, quoted.
+    check("eventDateTime ge 2019-10-13T08:00Z", true, false);
+    check("eventDateTime eq 2020-04-20T18:50:00+02:00", true, false);
+    check(
+        "eventDateTime eq 2020-04-20T16:50:00.000-00:00",
+        true,
+        false,
+    );
+    check("createdDateTime ge 2020-04-20", true, false);
+    check("createdDateTime lt '2020-01-01T00:00:00Z'", false, true);
+    check(
+        "createdDateTime gt 2019-04-01T00:00:00.000Z and createdDateTime lt 2019-05-05T00:00:00.000Z",
+        false,
+        true,
+    );
+    check(
+        "userStates/any(u: u/logonDateTime ge 2020-04-20T16:40:00Z)",
+        true,
+        false,
+    );
+    let f = parse_filter("createdDateTime ge 2019-10-13T10:00+02:00", &ALERT).unwrap();
+    assert_eq!(f.to_odata(), "createdDateTime ge 2019-10-13T08:00:00Z");
+}
+
+#[test]
+fn guid_and_typed_literals() {
+    check(
+        "azureTenantId eq 72F988BF-86F1-41AF-91AB-2D7CD011DB47",
+        true,
+        false,
+    );
+    check(
+        "azureTenantId eq '72f988bf-86f1-41af-91ab-2d7cd011db47'",
+        true,
+        false,
+    );
+    check(
+        "severity eq microsoft.graph.alertSeverity'HIGH'",
+        true,
+        false,
+    );
+    check("severity eq alertSeverity'low'", false, true);
+    let user =
+        json!({"id": "u1", "riskLevel": "medium", "riskState": "atRisk", "isDeleted": false});
+    for f in [
+        "riskLevel eq microsoft.graph.riskLevel'medium'",
+        "riskLevel eq 'medium'",
+        "RiskLevel eq 'Medium' and isDeleted eq false",
+        "riskState eq 'atRisk' and not isDeleted",
+    ] {
+        assert!(parse_filter(f, &RISKY_USER).unwrap().matches(&user), "{f}");
+    }
+    assert!(
+        !parse_filter("riskLevel eq 'high'", &RISKY_USER)
+            .unwrap()
+            .matches(&user)
+    );
+    let e = parse_filter(
+        "riskLevel eq microsoft.graph.alertSeverity'high'",
+        &RISKY_USER,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("incompatible types"), "{e}");
+}
+
+#[test]
+fn logic_precedence_and_parentheses() {
+    check(
+        "status eq 'resolved' or severity eq 'high' and confidence gt 90",
+        false,
+        true,
+    );
+    check(
+        "(status eq 'resolved' or severity eq 'high') and confidence gt 50",
+        true,
+        false,
+    );
+    check("not status eq 'resolved'", true, false);
+    check(
+        "not (status eq 'resolved' or severity eq 'high')",
+        false,
+        false,
+    );
+    check("not not (severity eq 'high')", true, false);
+    check("((((severity eq 'high'))))", true, false);
+    let f = parse_filter("a1 eq 1", &ALERT).map(|_| ()).unwrap_err();
+    assert!(matches!(f, QueryError::UnknownProperty { .. }));
+    let f = parse_filter(
+        "(status eq 'resolved' or severity eq 'high') and (confidence gt 50 or tags/any())",
+        &ALERT,
+    )
+    .unwrap();
+    assert_eq!(
+        f.to_odata(),
+        "(status eq 'resolved' or severity eq 'high') and (confidence gt 50 or tags/any())"
+    );
+}
+
+#[test]
+fn in_operator() {
+    check("status in ('newAlert','inProgress')", true, false);
+    check("status in ('resolved', 'dismissed')", false, true);
+    check("confidence in (20, 21)", false, true);
+    check("tags/any(t: t in ('SAW', 'X'))", true, false);
+    check("vendorInformation/provider in ('ASC','MCAS')", false, true);
+}
+
+#[test]
+fn string_functions() {
+    check("startswith(title,'Sus')", true, false);
+    check("startswith(title,'sus')", false, false);
+    check("endswith(title, 'login')", false, true);
+    check("contains(title,'credential')", true, false);
+    check("startswith(title,'Anom') eq true", false, true);
+    check("startswith(title,'Anom') eq false", true, false);
+    check("contains(title,'x') ne true", true, true);
+    check("not startswith(title,'Sus')", false, true);
+    check("tags/any(t: startswith(t, 'HV'))", true, false);
+    check(
+        "userStates/any(u: endswith(u/userPrincipalName, '@contoso.com'))",
+        true,
+        false,
+    );
+    check("startswith(assignedTo,'analyst')", false, true);
+}
+
+#[test]
+fn lambdas_over_every_kind_of_collection() {
+    check("tags/any(t: t eq 'HVA')", true, false);
+    check("tags/any(a:a eq 'HVA')", true, false);
+    check("tags/all(t: t ne 'HVA')", false, true);
+    check("tags/any()", true, false);
+    check("not tags/any()", false, true);
+    check("comments/all(c: c eq 'x')", true, true);
+    check(
+        "userStates/any(u: u/userPrincipalName eq 'bob@contoso.com')",
+        true,
+        false,
+    );
+    check(
+        "userStates/all(u: endswith(u/userPrincipalName,'@contoso.com'))",
+        true,
+        true,
+    );
+    check("userStates/any(u: u/isVpn)", true, false);
+    check("userStates/all(u: u/isVpn)", false, true);
+    check(
+        "userStates/any(u: u/isVpn eq true and u/accountName eq 'bob')",
+        false,
+        false,
+    );
+    check("hostStates/any(h: h/isAzureAadJoined eq true)", true, false);
+    check(
+        "fileStates/any(f: f/fileHash/hashValue eq 'ABC123')",
+        true,
+        false,
+    );
+    check(
+        "fileStates/any(f: f/fileHash/hashType eq 'sha256' and f/name eq 'mimikatz.exe')",
+        true,
+        false,
+    );
+    check(
+        "processes/any(p: p/integrityLevel eq 'system' and p/processId eq 672)",
+        true,
+        false,
+    );
+    check(
+        "networkConnections/any(n: n/destinationPort eq '443')",
+        true,
+        false,
+    );
+    check("malwareStates/any(m: m/category eq 'trojan')", true, false);
+    check(
+        "registryKeyStates/any(r: r/operation ne 'unknown')",
+        true,
+        false,
+    );
+    check(
+        "vulnerabilityStates/any(v: v/wasRunning eq true)",
+        false,
+        false,
+    );
+    check("fileStates/any(f: f/fileHash eq null)", false, false);
+}
+
+#[test]
+fn nested_lambdas_and_outer_references() {
+    check(
+        "historyStates/any(h: h/comments/any(c: c eq 'escalate'))",
+        true,
+        false,
+    );
+    check(
+        "historyStates/any(h: h/comments/all(c: startswith(c, 'l')))",
+        false,
+        false,
+    );
+    // The inner lambda refers to the outer variable and to the resource itself.
+    check(
+        "userStates/any(u: historyStates/any(h: h/user eq 'alice@contoso.com' and u/accountName eq 'alice'))",
+        true,
+        false,
+    );
+    check(
+        "userStates/any(u: u/isVpn and severity eq 'high' and $it/tags/any(t: t eq 'SAW'))",
+        true,
+        false,
+    );
+    let e = err("tags/any(t: tags/any(t: t eq 'x'))");
+    assert!(e.contains("'t' is already in use"), "{e}");
+    let e = err("tags/any(t: t eq 'x') and t eq 'y'");
+    assert!(e.contains("Could not find a property named 't'"), "{e}");
+}
+
+#[test]
+fn literal_on_the_left_is_flipped() {
+    check("'high' eq severity", true, false);
+    check("50 lt confidence", true, false);
+    let f = parse_filter("50 lt confidence", &ALERT).unwrap();
+    assert_eq!(f.to_odata(), "confidence gt 50");
+}
+
+#[test]
+fn values_of_the_wrong_json_type_never_match_except_ne() {
+    let f = parse_filter("confidence eq 80", &ALERT).unwrap();
+    assert!(!f.matches(&json!({"confidence": "80"})));
+    let f = parse_filter("confidence ne 80", &ALERT).unwrap();
+    assert!(f.matches(&json!({"confidence": "80"})));
+    let f = parse_filter("createdDateTime gt 2019-01-01T00:00:00Z", &ALERT).unwrap();
+    assert!(!f.matches(&json!({"createdDateTime": "garbage"})));
+    assert!(f.matches(&json!({"createdDateTime": "2019-06-01T00:00:00+02:00"})));
+    let f = parse_filter("userStates/any(u: u/isVpn)", &ALERT).unwrap();
+    assert!(!f.matches(&json!({"userStates": {"isVpn": true}})));
+    assert!(!f.matches(&json!(null)));
+}
+
+#[test]
+fn syntax_errors_say_where_and_what() {
+    assert_eq!(
+        err("severity eq"),
+        "Syntax error at position 12 in '$filter': expected a value after 'eq', found end of input"
+    );
+    assert_eq!(
+        err("severity eq 'high' and"),
+        "Syntax error at position 23 in '$filter': expected a property, a value, 'not' or '(', found end of input"
+    );
+    assert_eq!(
+        err("severity 'high'"),
+        "Syntax error at position 10 in '$filter': expected a comparison operator (eq, ne, gt, ge, lt, le, in) after 'severity', found ''high''"
+    );
+    assert_eq!(
+        err("(severity eq 'high'"),
+        "Syntax error at position 20 in '$filter': expected ')' to close the '(' at position 1 (or 'and'/'or' to continue the expression), found end of input"
+    );
+    assert_eq!(
+        err("severity eq 'high')"),
+        "Syntax error at position 19 in '$filter': unbalanced ')': no matching '('"
+    );
+    assert_eq!(
+        err("severity eq 'high' status eq 'x'"),
+        "Syntax error at position 20 in '$filter': expected 'and', 'or' or end of input after a complete expression, found 'status'"
+    );
+    assert_eq!(
+        err(""),
+        "Syntax error at position 1 in '$filter': the filter is empty; expected an expression"
+    );
+    assert_eq!(
+        err("title eq 'abc"),
+        "Syntax error at position 10 in '$filter': unterminated string literal (strings are enclosed in single quotes; write '' for a quote inside)"
+    );
+    assert!(err("tags/any(t t eq 'x')").contains("expected ':' after the lambda variable 't'"));
+    assert!(err("tags/all()").contains("'all' needs a lambda expression"));
+    assert!(err("status in 'x'").contains("expected '(' after 'in'"));
+    assert!(err("status in ('newAlert' 'resolved')").contains("expected ',' or ')'"));
+    assert!(err("startswith(title 'x')").contains("expected ','"));
+    assert!(err("startswith(title, 5)").contains("must be a string"));
+    assert!(err("()").contains("empty parentheses"));
+    assert!(err("severity eq 'high' eq 'x'").contains("after a complete expression"));
+}
+
+#[test]
+fn semantic_errors_name_the_offending_token() {
+    assert_eq!(
+        err("sevrity eq 'high'"),
+        "Could not find a property named 'sevrity' on type 'microsoft.graph.alert'"
+    );
+    assert_eq!(
+        err("vendorInformation/provder eq 'x'"),
+        "Could not find a property named 'provder' on type 'microsoft.graph.securityVendorInformation'"
+    );
+    assert_eq!(
+        err("userStates/any(u: u/upn eq 'x')"),
+        "Could not find a property named 'upn' on type 'microsoft.graph.userSecurityState'"
+    );
+    assert_eq!(
+        err("severity eq 'hgh'"),
+        "Invalid expression at position 13 in '$filter': 'hgh' is not a member of the enumeration 'microsoft.graph.alertSeverity' (members: unknown, informational, low, medium, high, unknownFutureValue)"
+    );
+    assert_eq!(
+        err("networkConnections/any(n: n/destinationPort eq 443)"),
+        "Invalid expression at position 48 in '$filter': A binary operator with incompatible types was detected. Found operand types 'Edm.String' and 'Edm.Int32' for operator kind 'Equal'"
+    );
+    assert!(err("confidence eq 'high'").contains("'Edm.Int32' and 'Edm.String'"));
+    assert!(err("createdDateTime gt 5").contains("'Edm.DateTimeOffset' and 'Edm.Int32'"));
+    assert!(err("createdDateTime gt 'last week'").contains("not a valid DateTimeOffset"));
+    assert!(err("tags eq 'HVA'").contains("'tags' is a collection"));
+    assert!(
+        err("userStates/userPrincipalName eq 'x'")
+            .contains("userStates/any(x: x/userPrincipalName")
+    );
+    assert!(err("title/length eq 3").contains("has no property 'length'"));
+    assert!(err("vendorInformation eq 'ASC'").contains("complex type"));
+    assert!(err("tolower(title) eq 'x'").contains("unknown or unsupported function 'tolower'"));
+    assert!(err("startswith(severity,'h')").contains("needs an Edm.String property"));
+    assert!(err("title eq assignedTo").contains("comparing two properties"));
+    assert!(err("1 eq 1").contains("comparing two values"));
+    assert!(err("confidence gt null").contains("only eq and ne"));
+    assert!(err("userStates/any(u: u/isVpn gt true)").contains("cannot be applied to Edm.Boolean"));
+    assert!(err("severity eq microsoft.graph.foo'x'").contains("incompatible types"));
+    let e = parse_filter("Sevrity eq 'high'", &ALERT).unwrap_err();
+    assert!(matches!(
+        e,
+        QueryError::UnknownProperty { position: 1, ref name, .. } if name == "Sevrity"
+    ));
+}
+
+#[test]
+fn limits_are_enforced_quickly() {
+    let start = Instant::now();
+    let deep = "(".repeat(10_000);
+    let e = parse_filter(&deep, &ALERT).unwrap_err();
+    assert!(matches!(e, QueryError::TooLong { .. }), "{e}");
+    let deep = format!("{}severity eq 'high'{}", "(".repeat(40), ")".repeat(40));
+    let e = parse_filter(&deep, &ALERT).unwrap_err();
+    assert!(matches!(e, QueryError::TooDeep { position: 33, .. }), "{e}");
+    let nots = format!("{}severity eq 'high'", "not ".repeat(100));
+    assert!(matches!(
+        parse_filter(&nots, &ALERT).unwrap_err(),
+        QueryError::TooDeep { .. }
+    ));
+    let lambdas = format!("{}t eq 'x'{}", "tags/any(t: ".repeat(40), ")".repeat(40));
+    assert!(parse_filter(&lambdas, &ALERT).is_err());
+    let ok = format!("{}severity eq 'high'{}", "(".repeat(32), ")".repeat(32));
+    assert!(parse_filter(&ok, &ALERT).unwrap().matches(&alert_a()));
+    let values = (0..300)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(err(&format!("confidence in ({values})")).contains("at most 256 values"));
+    let long = format!("title eq '{}'", "x".repeat(5000));
+    assert!(err(&long).contains("at most 4096 are allowed"));
+    // A long flat chain is fine (and flattened, so evaluation does not recurse per term).
+    let chain = vec!["confidence ne 1"; 200].join(" and ");
+    assert!(parse_filter(&chain, &ALERT).unwrap().matches(&alert_a()));
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+// ---- $orderby ------------------------------------------------------------------------------
+
+fn ids(items: &[Value]) -> Vec<&str> {
+    items
+        .iter()
+        .map(|v| v["id"].as_str().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn orderby_multi_key_nulls_first_and_nested_paths() {
+    let items = vec![
+        json!({"id": "1", "severity": "low", "createdDateTime": "2020-01-01T00:00:00.5Z", "vendorInformation": {"provider": "MCAS"}}),
+        json!({"id": "2", "severity": "high", "createdDateTime": "2020-01-01T00:00:00Z", "vendorInformation": {"provider": "ASC"}}),
+        json!({"id": "3", "severity": "HIGH", "createdDateTime": null, "vendorInformation": {"provider": null}}),
+        json!({"id": "4", "severity": "medium", "createdDateTime": "2020-01-01T01:00:00+02:00"}),
+    ];
+    let sorted = |ob: &str| {
+        let ob = parse_orderby(ob, &ALERT).unwrap();
+        let mut v = items.clone();
+        ob.sort(&mut v);
+        ids(&v).into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    // 4 is 2019-12-31T23:00Z; null first ascending; .5 s after the whole second.
+    assert_eq!(sorted("createdDateTime"), ["3", "4", "2", "1"]);
+    assert_eq!(sorted("createdDateTime desc"), ["1", "2", "4", "3"]);
+    // Enum member order, then the second key.
+    assert_eq!(
+        sorted("severity desc, createdDateTime asc"),
+        ["3", "2", "4", "1"]
+    );
+    assert_eq!(
+        sorted("Severity DESC,createdDateTime desc"),
+        ["2", "3", "4", "1"]
+    );
+    assert_eq!(sorted("vendorInformation/provider"), ["3", "4", "2", "1"]);
+    assert_eq!(
+        sorted("vendorInformation/provider desc"),
+        ["1", "2", "3", "4"]
+    );
+    let ob = parse_orderby("Severity desc, vendorinformation/Provider asc", &ALERT).unwrap();
+    assert_eq!(ob.to_odata(), "severity desc,vendorInformation/provider");
+    assert_eq!(
+        ob.keys().collect::<Vec<_>>(),
+        vec![
+            ("severity".to_string(), true),
+            ("vendorInformation/provider".to_string(), false)
+        ]
+    );
+}
+
+#[test]
+fn orderby_numbers_and_booleans() {
+    let ob = parse_orderby("confidence desc", &ALERT).unwrap();
+    let a = json!({"confidence": 5});
+    let b = json!({"confidence": 50});
+    assert_eq!(ob.compare(&a, &b), std::cmp::Ordering::Greater);
+    let ob = parse_orderby("isDeleted", &RISKY_USER).unwrap();
+    assert_eq!(
+        ob.compare(&json!({"isDeleted": true}), &json!({"isDeleted": false})),
+        std::cmp::Ordering::Greater
+    );
+}
+
+#[test]
+fn orderby_errors() {
+    let e = |s: &str| parse_orderby(s, &ALERT).unwrap_err().to_string();
+    assert_eq!(
+        e("sevrity desc"),
+        "Could not find a property named 'sevrity' on type 'microsoft.graph.alert'"
+    );
+    assert_eq!(
+        e("severity up"),
+        "Syntax error at position 10 in '$orderby': expected 'asc', 'desc', ',' or end of input after 'severity', found 'up'"
+    );
+    assert!(e("").contains("expected a property name, found end of input"));
+    assert!(e("severity,").contains("expected a property name, found end of input"));
+    assert!(e("tags").contains("cannot order by 'tags'"));
+    assert!(e("vendorInformation").contains("cannot order by 'vendorInformation'"));
+    assert!(e("userStates/accountName").contains("not a single complex property"));
+    assert!(e("severity, Severity desc").contains("duplicate property 'severity'"));
+    assert!(e("vendorInformation/nope").contains("'microsoft.graph.securityVendorInformation'"));
+    assert!(e("severity desc desc").contains("found 'desc'"));
+}
