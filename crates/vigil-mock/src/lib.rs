@@ -5,5 +5,6 @@
 //! benchmarks and docker-compose. Formats: `docs/partner-formats.md`.
 
 pub mod core;
+pub mod falcon;
 
 pub use crate::core::{Core, Credentials, ProviderData, ProviderKind, RecordedRequest, RecordedWrite};
