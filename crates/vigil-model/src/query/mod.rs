@@ -51,15 +51,21 @@
 mod compare;
 mod filter;
 mod lexer;
+mod options;
 mod orderby;
+mod pushdown;
 mod schema;
+mod select;
 
 pub use filter::{Filter, parse_filter};
+pub use options::{QueryOptions, parse_count, parse_skip, parse_top};
 pub use orderby::{OrderBy, parse_orderby};
+pub use pushdown::{PushDown, alert_push_down};
 pub use schema::{
     ALERT, EnumType, PropType, Property, RISK_DETECTION, RISKY_USER, RISKY_USER_HISTORY_ITEM,
     Schema,
 };
+pub use select::{Select, parse_select};
 
 /// Maximum length, in characters, of a `$filter`, `$orderby` or `$select` value.
 pub const MAX_EXPRESSION_LENGTH: usize = 4096;
@@ -122,6 +128,28 @@ pub enum QueryError {
         position: usize,
         max: usize,
     },
+    /// A `$top`, `$skip` or `$count` value that is not acceptable.
+    #[error("Invalid value '{value}' for query option '{option}': {reason}")]
+    InvalidValue {
+        option: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// A `$`-prefixed option that OData does not define or Vigil does not implement.
+    #[error(
+        "Query option '{option}' is not supported (supported: $filter, $orderby, $select, $top, $skip, $count, $skiptoken)"
+    )]
+    UnknownOption { option: String },
+    /// `$expand` / `$search`: defined by OData (and in the SDK's URL templates), meaningless here.
+    #[error("Query option '{option}' is not supported on '{type_name}': {reason}")]
+    UnsupportedOption {
+        option: String,
+        type_name: &'static str,
+        reason: &'static str,
+    },
+    /// The same option twice (`$filter` and `filter` count as the same).
+    #[error("Query option '{option}' was specified more than once")]
+    DuplicateOption { option: String },
 }
 
 /// Rejects over-long values before any work is done.

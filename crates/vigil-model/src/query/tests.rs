@@ -624,3 +624,419 @@ fn orderby_errors() {
     assert!(e("vendorInformation/nope").contains("'microsoft.graph.securityVendorInformation'"));
     assert!(e("severity desc desc").contains("found 'desc'"));
 }
+
+// ---- $select -------------------------------------------------------------------------------
+
+#[test]
+fn select_resolves_names_and_keeps_id_and_annotations() {
+    let s = parse_select("AssignedTo, category,SEVERITY,category", &ALERT).unwrap();
+    assert_eq!(s.names(), ["assignedTo", "category", "severity"]);
+    assert_eq!(s.to_odata(), "assignedTo,category,severity");
+    let mut a = alert_a();
+    a["@odata.type"] = json!("#microsoft.graph.alert");
+    s.apply(&mut a);
+    assert_eq!(
+        a,
+        json!({
+            "id": "da637229984903196572_-755436942",
+            "assignedTo": null,
+            "category": "credentialTheft",
+            "severity": "high",
+            "@odata.type": "#microsoft.graph.alert"
+        })
+    );
+    // Key order of the object is preserved (wire order), whatever the $select order.
+    let keys: Vec<&String> = a.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["id", "assignedTo", "category", "severity", "@odata.type"]
+    );
+    let all = parse_select("*", &ALERT).unwrap();
+    assert_eq!(all.names().len(), ALERT.properties.len());
+    let mut b = alert_b();
+    all.apply(&mut b);
+    assert_eq!(b, alert_b());
+    let s = parse_select("riskLevel,userPrincipalName", &RISKY_USER).unwrap();
+    assert_eq!(s.names(), ["riskLevel", "userPrincipalName"]);
+}
+
+#[test]
+fn select_errors() {
+    let e = |s: &str| parse_select(s, &ALERT).unwrap_err().to_string();
+    assert_eq!(
+        e("title,sevrity"),
+        "Could not find a property named 'sevrity' on type 'microsoft.graph.alert'"
+    );
+    assert_eq!(
+        e("title,,severity"),
+        "Syntax error at position 7 in '$select': expected a property name between commas"
+    );
+    assert_eq!(
+        e(""),
+        "Syntax error at position 1 in '$select': expected at least one property name"
+    );
+    assert!(e("title,").contains("between commas"));
+    assert!(e("vendorInformation/provider").contains("only top-level properties"));
+    assert!(e("title desc").contains("unexpected character ' '"));
+    assert!(matches!(
+        parse_select("title,sevrity", &ALERT).unwrap_err(),
+        QueryError::UnknownProperty { position: 7, .. }
+    ));
+}
+
+// ---- $top, $skip, $count, QueryOptions -----------------------------------------------------
+
+#[test]
+fn top_skip_count_validators() {
+    assert_eq!(parse_top("1").unwrap(), 1);
+    assert_eq!(parse_top("1000").unwrap(), 1000);
+    assert_eq!(
+        parse_top("1001").unwrap_err().to_string(),
+        "Invalid value '1001' for query option '$top': expected an integer from 1 to 1000"
+    );
+    for bad in ["0", "-1", "", "abc", "1e3", "+5", "99999999999999999999"] {
+        assert!(parse_top(bad).is_err(), "{bad}");
+    }
+    assert_eq!(parse_skip("0").unwrap(), 0);
+    assert_eq!(parse_skip("500").unwrap(), 500);
+    assert_eq!(
+        parse_skip("501").unwrap_err().to_string(),
+        "Invalid value '501' for query option '$skip': expected an integer from 0 to 500"
+    );
+    assert!(parse_count("TRUE").unwrap());
+    assert!(!parse_count("false").unwrap());
+    assert_eq!(
+        parse_count("yes").unwrap_err().to_string(),
+        "Invalid value 'yes' for query option '$count': expected true or false"
+    );
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+#[test]
+fn query_options_parse_every_option() {
+    let q = QueryOptions::parse(
+        &pairs(&[
+            ("$Filter", "Severity eq 'High'"),
+            ("$orderby", "createdDateTime desc"),
+            ("$SELECT", "title,severity"),
+            ("$top", "5"),
+            ("$skip", "10"),
+            ("$count", "true"),
+            ("$skiptoken", "opaque-token=="),
+            ("api-version", "ignored"),
+        ]),
+        &ALERT,
+    )
+    .unwrap();
+    assert_eq!(q.filter.as_ref().unwrap().to_odata(), "severity eq 'high'");
+    assert_eq!(
+        q.orderby.as_ref().unwrap().to_odata(),
+        "createdDateTime desc"
+    );
+    assert_eq!(q.select.as_ref().unwrap().names(), ["title", "severity"]);
+    assert_eq!((q.top, q.skip, q.count), (Some(5), Some(10), true));
+    assert_eq!(q.skiptoken.as_deref(), Some("opaque-token=="));
+    // Dollar-less names are the same options.
+    let q = QueryOptions::parse(
+        &pairs(&[("filter", "status eq 'newAlert'"), ("top", "3")]),
+        &ALERT,
+    )
+    .unwrap();
+    assert!(q.filter.unwrap().matches(&alert_a()));
+    assert_eq!(q.top, Some(3));
+    let q = QueryOptions::parse(&[], &RISK_DETECTION).unwrap();
+    assert!(q.filter.is_none() && q.top.is_none() && !q.count);
+}
+
+#[test]
+fn query_options_errors() {
+    let e = |list: &[(&str, &str)]| {
+        QueryOptions::parse(&pairs(list), &ALERT)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        e(&[("$expand", "x")]),
+        "Query option '$expand' is not supported on 'microsoft.graph.alert': the type has no navigation properties to expand"
+    );
+    assert!(e(&[("$search", "\"mimikatz\"")]).contains("'$search' is not supported"));
+    assert_eq!(
+        e(&[("$format", "json")]),
+        "Query option '$format' is not supported (supported: $filter, $orderby, $select, $top, $skip, $count, $skiptoken)"
+    );
+    assert_eq!(
+        e(&[
+            ("$filter", "severity eq 'high'"),
+            ("filter", "status eq 'newAlert'")
+        ]),
+        "Query option '$filter' was specified more than once"
+    );
+    assert!(e(&[("$top", "5"), ("$TOP", "6")]).contains("'$top' was specified more than once"));
+    assert!(e(&[("$top", "2000")]).contains("Invalid value '2000' for query option '$top'"));
+    assert!(
+        e(&[("$filter", "sevrity eq 'x'")]).contains("Could not find a property named 'sevrity'")
+    );
+    assert!(e(&[("$orderby", "nope")]).contains("'nope'"));
+    assert!(e(&[("$select", "nope")]).contains("'nope'"));
+}
+
+// ---- push-down -----------------------------------------------------------------------------
+
+fn push(filter: &str) -> PushDown {
+    alert_push_down(&parse_filter(filter, &ALERT).unwrap())
+}
+
+fn ts(s: &str) -> crate::Timestamp {
+    crate::Timestamp::parse(s).unwrap()
+}
+
+#[test]
+fn push_down_extracts_top_level_conjuncts() {
+    use crate::{AlertSeverity as Sev, AlertStatus as St};
+    let p = push(
+        "status in ('newAlert','inProgress') and Severity eq 'HIGH' and createdDateTime ge 2019-04-01T00:00:00Z and createdDateTime lt 2019-05-01T00:00:00Z and title eq 'x'",
+    );
+    assert_eq!(
+        p,
+        PushDown {
+            statuses: vec![St::NewAlert, St::InProgress],
+            severities: vec![Sev::High],
+            created_from: Some(ts("2019-04-01T00:00:00Z")),
+            created_before: Some(ts("2019-05-01T00:00:00Z")),
+        }
+    );
+    // gt/le become the next 100 ns tick; the tightest bounds win.
+    let p = push(
+        "createdDateTime gt 2019-04-01T00:00:00Z and createdDateTime le 2019-05-01T00:00:00Z and createdDateTime ge 2019-03-01T00:00:00Z and createdDateTime lt 2019-06-01T00:00:00Z",
+    );
+    assert_eq!(p.created_from, Some(ts("2019-04-01T00:00:00.0000001Z")));
+    assert_eq!(p.created_before, Some(ts("2019-05-01T00:00:00.0000001Z")));
+    let p = push("createdDateTime eq 2019-04-01T00:00:00.5Z");
+    assert_eq!(p.created_from, Some(ts("2019-04-01T00:00:00.5Z")));
+    assert_eq!(p.created_before, Some(ts("2019-04-01T00:00:00.5000001Z")));
+    // An or of one property's values is a set; status constraints intersect.
+    let p = push(
+        "(status eq 'newAlert' or status in ('resolved','inProgress')) and status ne 'unknown' and status in ('resolved','dismissed')",
+    );
+    assert_eq!(p.statuses, vec![St::Resolved]);
+    assert!(
+        push("severity eq 'low' or severity eq 'high'").severities == vec![Sev::Low, Sev::High]
+    );
+}
+
+#[test]
+fn push_down_is_conservative() {
+    for f in [
+        "status eq 'newAlert' or severity eq 'high'",
+        "not (status eq 'newAlert')",
+        "status ne 'newAlert'",
+        "status eq null",
+        "createdDateTime ne 2019-04-01T00:00:00Z",
+        "not (createdDateTime lt 2019-04-01T00:00:00Z)",
+        "historyStates/any(h: h/status eq 'resolved')",
+        "lastModifiedDateTime gt 2019-04-01T00:00:00Z",
+        "createdDateTime gt 2019-04-01T00:00:00Z or title eq 'x'",
+        "status eq 'newAlert' and status eq 'resolved'",
+    ] {
+        assert!(push(f).is_empty(), "{f}: {:?}", push(f));
+    }
+    // Another schema: nothing.
+    let f = parse_filter("riskLevel eq 'high'", &RISKY_USER).unwrap();
+    assert!(alert_push_down(&f).is_empty());
+}
+
+/// Whatever the filter, every alert it matches also satisfies the push-down.
+fn push_down_admits(p: &PushDown, item: &Value) -> bool {
+    let status_ok = p.statuses.is_empty()
+        || p.statuses
+            .iter()
+            .any(|s| item["status"].as_str() == Some(s.as_str()));
+    let severity_ok = p.severities.is_empty()
+        || p.severities
+            .iter()
+            .any(|s| item["severity"].as_str() == Some(s.as_str()));
+    let created = item["createdDateTime"].as_str().map(ts);
+    let from_ok = p
+        .created_from
+        .is_none_or(|f| created.is_some_and(|c| c >= f));
+    let before_ok = p
+        .created_before
+        .is_none_or(|b| created.is_some_and(|c| c < b));
+    status_ok && severity_ok && from_ok && before_ok
+}
+
+// ---- property tests ------------------------------------------------------------------------
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKENS: &[&str] = &[
+        "(",
+        ")",
+        "(",
+        ")",
+        ",",
+        "/",
+        ":",
+        "'",
+        "''",
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "and",
+        "or",
+        "not",
+        "in",
+        "any",
+        "all",
+        "any(",
+        "all(",
+        "true",
+        "false",
+        "null",
+        "$it",
+        "x",
+        "t",
+        "u",
+        "status",
+        "severity",
+        "tags",
+        "userStates",
+        "userPrincipalName",
+        "fileStates",
+        "fileHash",
+        "hashValue",
+        "vendorInformation",
+        "provider",
+        "createdDateTime",
+        "confidence",
+        "startswith",
+        "contains(",
+        "'newAlert'",
+        "'high'",
+        "'a''b'",
+        "42",
+        "-1",
+        "1.5",
+        "1e999",
+        "2019-04-01T00:00:00Z",
+        "2019-10-13T08:00+01:00",
+        "2019-13-01",
+        "9999-99-99",
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "microsoft.graph.riskLevel'medium'",
+        "alertSeverity'",
+        "desc",
+        "asc",
+        "é",
+        "\u{0}",
+        "-",
+        "*",
+    ];
+
+    fn soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            (
+                prop::sample::select(TOKENS),
+                prop::sample::select(&["", " ", " ", "/"][..]),
+            ),
+            0..40,
+        )
+        .prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(t, sep)| format!("{t}{sep}"))
+                .collect()
+        })
+    }
+
+    fn exercise(s: &str) {
+        let a = alert_a();
+        if let Ok(f) = parse_filter(s, &ALERT) {
+            let m = f.matches(&a);
+            let text = f.to_odata();
+            let again = parse_filter(&text, &ALERT)
+                .unwrap_or_else(|e| panic!("canonical {text:?} of {s:?} does not parse: {e}"));
+            assert_eq!(again.to_odata(), text);
+            assert_eq!(again.matches(&a), m);
+            assert!(push_down_admits(&alert_push_down(&f), &a) || !m);
+            let _ = f.matches(&alert_b());
+            let _ = f.matches(&json!(null));
+            let _ = f.matches(&json!({"tags": "HVA", "userStates": [1, null, "x"]}));
+        }
+        if let Ok(o) = parse_orderby(s, &ALERT) {
+            let _ = o.compare(&a, &alert_b());
+            assert_eq!(
+                parse_orderby(&o.to_odata(), &ALERT).unwrap().to_odata(),
+                o.to_odata()
+            );
+        }
+        if let Ok(sel) = parse_select(s, &ALERT) {
+            let mut v = a.clone();
+            sel.apply(&mut v);
+        }
+        let _ = parse_filter(s, &RISK_DETECTION);
+        let _ = parse_top(s);
+        let _ = parse_skip(s);
+        let _ = parse_count(s);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_strings_never_panic(s in any::<String>()) {
+            exercise(&s);
+        }
+
+        #[test]
+        fn ascii_noise_never_panics(s in "[ -~]{0,80}") {
+            exercise(&s);
+        }
+
+        #[test]
+        fn token_soup_never_panics(s in soup()) {
+            exercise(&s);
+        }
+
+        /// Generated valid filters: the push-down never excludes a match, and the canonical
+        /// text means the same thing.
+        #[test]
+        fn push_down_never_excludes_a_match(
+            statuses in prop::collection::vec(prop::sample::select(&["newAlert", "inProgress", "resolved", "dismissed", "unknown"][..]), 1..3),
+            severity in prop::sample::select(&["low", "medium", "high"][..]),
+            op in prop::sample::select(&["gt", "ge", "lt", "le", "eq", "ne"][..]),
+            secs in 0i64..4,
+            frac in prop::sample::select(&["", ".5", ".0000001", ".9999999"][..]),
+            stored_status in prop::sample::select(&["newAlert", "inProgress", "resolved", "dismissed", "unknown"][..]),
+            stored_severity in prop::sample::select(&["low", "medium", "high"][..]),
+            stored_secs in 0i64..4,
+            stored_frac in prop::sample::select(&["", ".5", ".0000001", ".9999999", ".00000005"][..]),
+            connective in prop::sample::select(&["and", "or"][..]),
+        ) {
+            let list = statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
+            let filter = format!(
+                "status in ({list}) and (severity eq '{severity}' {connective} createdDateTime {op} 2019-04-01T00:00:0{secs}{frac}Z) and createdDateTime {op} 2019-04-01T00:00:0{secs}Z"
+            );
+            let f = parse_filter(&filter, &ALERT).unwrap();
+            let item = json!({
+                "status": stored_status,
+                "severity": stored_severity,
+                "createdDateTime": format!("2019-04-01T00:00:0{stored_secs}{stored_frac}Z"),
+            });
+            if f.matches(&item) {
+                let p = alert_push_down(&f);
+                prop_assert!(push_down_admits(&p, &item), "{} excluded by {:?}", filter, p);
+            }
+        }
+    }
+}
