@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use std::time::Duration;
 use vigil_model::{
-    Alert, AlertFeedback, AlertSeverity, AlertStatus, RiskDetection, RiskyUser,
+    Alert, AlertFeedback, AlertStatus, RiskDetection, RiskyUser,
     RiskyUserHistoryItem, SecurityVendorInformation, Timestamp,
 };
 
@@ -37,19 +37,9 @@ pub struct ProviderInfo {
     pub tenant_id: String,
 }
 
-/// The filters a provider can apply natively, extracted conservatively from `$filter`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PushDown {
-    /// Any of these statuses (empty: no constraint).
-    pub statuses: Vec<AlertStatus>,
-    /// Any of these severities (empty: no constraint).
-    pub severities: Vec<AlertSeverity>,
-    /// `createdDateTime >= created_from`.
-    pub created_from: Option<Timestamp>,
-    /// `createdDateTime < created_before`.
-    pub created_before: Option<Timestamp>,
-}
+/// The filters a provider can apply natively (the model's conservative extraction from
+/// `$filter`).
+pub use vigil_model::query::PushDown;
 
 /// One page request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]

@@ -17,7 +17,8 @@ use crate::time::Timestamp;
 use chrono::TimeDelta;
 
 /// Constraints a provider may apply natively. An empty list means "no constraint".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PushDown {
     /// The alert's status is one of these (empty: any).
     pub statuses: Vec<AlertStatus>,
