@@ -18,7 +18,11 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 3] = [ProviderKind::Graph, ProviderKind::Falcon, ProviderKind::Ocsf];
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::Graph,
+        ProviderKind::Falcon,
+        ProviderKind::Ocsf,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -60,6 +64,63 @@ pub struct ProviderData {
     pub risky_users: Vec<RiskyUser>,
     pub risky_user_history: Vec<RiskyUserHistoryItem>,
     pub risk_detections: Vec<RiskDetection>,
+}
+
+/// `additional_data` key under which the scenario stores the tenant id of identity items
+/// (`RiskyUser`, `RiskyUserHistoryItem`, `RiskDetection`): those resources carry no tenant on
+/// the Graph wire, but one mock serves several tenants. Formats must not render this key; use
+/// [`ProviderData::tenant_of`] to read it and [`strip_mock_keys`] before serializing.
+pub const MOCK_TENANT_KEY: &str = "vigilMockTenantId";
+
+/// Removes the mock-internal keys ([`MOCK_TENANT_KEY`]) from an `additional_data` map.
+pub fn strip_mock_keys(additional_data: &mut serde_json::Map<String, serde_json::Value>) {
+    additional_data.remove(MOCK_TENANT_KEY);
+}
+
+impl ProviderData {
+    /// The tenant recorded in an identity item's `additional_data`.
+    pub fn tenant_of(additional_data: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
+        additional_data
+            .get(MOCK_TENANT_KEY)
+            .and_then(|v| v.as_str())
+    }
+
+    /// Alerts of one tenant.
+    pub fn alerts_of<'a>(&'a self, tenant_id: &'a str) -> impl Iterator<Item = &'a Alert> + 'a {
+        self.alerts
+            .iter()
+            .filter(move |a| a.azure_tenant_id == tenant_id)
+    }
+
+    /// Risky users of one tenant.
+    pub fn risky_users_of<'a>(
+        &'a self,
+        tenant_id: &'a str,
+    ) -> impl Iterator<Item = &'a RiskyUser> + 'a {
+        self.risky_users
+            .iter()
+            .filter(move |u| Self::tenant_of(&u.additional_data) == Some(tenant_id))
+    }
+
+    /// Risky-user history items of one tenant.
+    pub fn risky_user_history_of<'a>(
+        &'a self,
+        tenant_id: &'a str,
+    ) -> impl Iterator<Item = &'a RiskyUserHistoryItem> + 'a {
+        self.risky_user_history
+            .iter()
+            .filter(move |h| Self::tenant_of(&h.additional_data) == Some(tenant_id))
+    }
+
+    /// Risk detections of one tenant.
+    pub fn risk_detections_of<'a>(
+        &'a self,
+        tenant_id: &'a str,
+    ) -> impl Iterator<Item = &'a RiskDetection> + 'a {
+        self.risk_detections
+            .iter()
+            .filter(move |d| Self::tenant_of(&d.additional_data) == Some(tenant_id))
+    }
 }
 
 /// Why a bearer token was refused.
@@ -115,7 +176,12 @@ impl TokenStore {
     /// Makes every issued token expired (to test refresh-on-401).
     pub fn expire_all(&self) {
         let past = Instant::now();
-        for (_, exp) in self.issued.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
+        for (_, exp) in self
+            .issued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values_mut()
+        {
             *exp = past;
         }
     }
@@ -174,7 +240,10 @@ impl Recorder {
             path: path.to_string(),
             body,
         };
-        self.writes.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(w);
     }
 
     pub fn record_request(&self, method: &str, path: &str) {
@@ -184,20 +253,35 @@ impl Recorder {
             method: method.to_string(),
             path: path.to_string(),
         };
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r);
     }
 
     pub fn writes(&self) -> Vec<RecordedWrite> {
-        self.writes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn clear(&self) {
-        self.writes.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
