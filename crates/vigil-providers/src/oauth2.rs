@@ -27,6 +27,9 @@ use tokio::time::Instant;
 /// The credentials of one OAuth2 client.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClientCredentials {
+    /// The token endpoint. May be left out of a config file when the adapter has a default
+    /// (Graph derives Entra's from the tenant); an empty one is a `Config` error at first use.
+    #[serde(default)]
     pub token_url: String,
     pub client_id: String,
     pub client_secret: Secret,
@@ -151,6 +154,11 @@ impl TokenSource {
     async fn fetch(&self) -> Result<(String, Duration), ProviderError> {
         let http = &self.inner.http;
         let creds = &self.inner.creds;
+        if creds.token_url.trim().is_empty() {
+            return Err(http.error(ProviderErrorKind::Config(
+                "credentials.token_url is not set".into(),
+            )));
+        }
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "client_credentials"),
             ("client_id", &creds.client_id),

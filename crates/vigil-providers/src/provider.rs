@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 use std::time::Duration;
 use vigil_model::{
-    Alert, AlertFeedback, AlertStatus, RiskDetection, RiskyUser,
-    RiskyUserHistoryItem, SecurityVendorInformation, Timestamp,
+    Alert, AlertFeedback, AlertStatus, RiskDetection, RiskyUser, RiskyUserHistoryItem,
+    SecurityVendorInformation, Timestamp,
 };
 
 /// Who a provider instance is.
