@@ -7,5 +7,6 @@ mod enums;
 mod fixtures;
 mod full_alert;
 mod leniency;
+mod merge;
 mod props;
 mod time;

@@ -890,7 +890,11 @@ proptest! {
 
     #[test]
     fn enum_input_is_case_insensitive(m in en::<RiskDetail>(), upper in any::<bool>()) {
-        let s = if upper { m.as_str().to_ascii_uppercase() } else { m.as_str().to_ascii_lowercase() };
+        let s = if upper {
+            m.as_str().to_ascii_uppercase()
+        } else {
+            m.as_str().to_ascii_lowercase()
+        };
         prop_assert_eq!(RiskDetail::from_wire(&s), m);
     }
 }
