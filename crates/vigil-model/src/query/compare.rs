@@ -107,45 +107,62 @@ pub(crate) fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
         .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
-/// Orders two stored values of one property for `$orderby`: `null`/missing first, then by the
-/// property type's ordering. Values of the wrong JSON type sort with the nulls.
-pub(crate) fn order_values(a: Option<&Value>, b: Option<&Value>, ty: PropType) -> Ordering {
-    let a = a.filter(|v| !v.is_null());
-    let b = b.filter(|v| !v.is_null());
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(a), Some(b)) => match ty {
-            PropType::String | PropType::Complex(_) => {
-                option_first(a.as_str(), b.as_str(), |x, y| x.cmp(y))
-            }
-            PropType::Boolean => option_first(a.as_bool(), b.as_bool(), |x, y| x.cmp(&y)),
-            PropType::Int32 | PropType::Double => {
-                option_first(a.as_f64(), b.as_f64(), |x, y| x.total_cmp(&y))
-            }
-            PropType::DateTimeOffset => option_first(
-                a.as_str().and_then(time_key),
-                b.as_str().and_then(time_key),
-                |x, y| x.cmp(&y),
-            ),
-            PropType::Enum(e) => option_first(a.as_str(), b.as_str(), |x, y| {
-                // Members in CSDL order; unknown strings after every member, then by text.
-                let xi = e.lookup(x).map_or(u16::MAX, |m| m.0);
-                let yi = e.lookup(y).map_or(u16::MAX, |m| m.0);
-                xi.cmp(&yi).then_with(|| cmp_ignore_case(x, y))
-            }),
-        },
-    }
+/// A decoded `$orderby` key of one resource. Within one key column every value has the same
+/// variant or is `Null` (null, missing, or of the wrong JSON type), so the derived-like order
+/// below is the property type's order with nulls first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SortKey<'v> {
+    Null,
+    Str(&'v str),
+    Num(f64),
+    Bool(bool),
+    Time(TimeKey),
+    /// Member index in CSDL order (`u16::MAX` for unknown strings) and the text as a tiebreak.
+    Enum(u16, &'v str),
 }
 
-/// Compares two optional decoded values, `None` (undecodable) first.
-fn option_first<T>(a: Option<T>, b: Option<T>, f: impl FnOnce(T, T) -> Ordering) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => f(x, y),
+impl<'v> SortKey<'v> {
+    /// Decodes a stored value of a property of type `ty`.
+    pub(crate) fn of(v: Option<&'v Value>, ty: PropType) -> Self {
+        let Some(v) = v else { return Self::Null };
+        let key = match ty {
+            PropType::String | PropType::Complex(_) => v.as_str().map(Self::Str),
+            PropType::Boolean => v.as_bool().map(Self::Bool),
+            PropType::Int32 | PropType::Double => v.as_f64().map(Self::Num),
+            PropType::DateTimeOffset => v.as_str().and_then(time_key).map(Self::Time),
+            PropType::Enum(e) => v
+                .as_str()
+                .map(|s| Self::Enum(e.lookup(s).map_or(u16::MAX, |m| m.0), s)),
+        };
+        key.unwrap_or(Self::Null)
+    }
+
+    pub(crate) fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Null, Self::Null) => Ordering::Equal,
+            (Self::Null, _) => Ordering::Less,
+            (_, Self::Null) => Ordering::Greater,
+            (Self::Str(a), Self::Str(b)) => a.cmp(b),
+            (Self::Num(a), Self::Num(b)) => a.total_cmp(b),
+            (Self::Bool(a), Self::Bool(b)) => a.cmp(b),
+            (Self::Time(a), Self::Time(b)) => a.cmp(b),
+            (Self::Enum(ai, a), Self::Enum(bi, b)) => {
+                ai.cmp(bi).then_with(|| cmp_ignore_case(a, b))
+            }
+            // Different variants cannot occur within one column; keep the order total anyway.
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Null => 0,
+            Self::Str(_) => 1,
+            Self::Num(_) => 2,
+            Self::Bool(_) => 3,
+            Self::Time(_) => 4,
+            Self::Enum(..) => 5,
+        }
     }
 }
 

@@ -27,10 +27,21 @@ use std::fmt::Write as _;
 const OPTION: &str = "$filter";
 
 /// A parsed, schema-checked `$filter` expression.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Filter {
     pub(crate) expr: Expr,
     schema: &'static Schema,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Filter({} on {})",
+            self.to_odata(),
+            self.schema.type_name
+        )
+    }
 }
 
 /// Comparison operators.

@@ -162,6 +162,21 @@ pub(crate) fn tokenize<'a>(
                     i += 1;
                 }
                 let lexeme = &text[start..i];
+                // `...T08:00:00+01:00` sent with an unencoded '+' arrives as `...T08:00:00 01:00`.
+                let rest = &bytes[i..];
+                if lexeme.contains('T')
+                    && rest.len() >= 6
+                    && rest[0] == b' '
+                    && rest[1..3].iter().all(u8::is_ascii_digit)
+                    && rest[3] == b':'
+                {
+                    return Err(err(
+                        i,
+                        format!(
+                            "a space follows the DateTimeOffset '{lexeme}': if you meant a '+hh:mm' offset, encode '+' as %2B in the URL ('+' means a space)"
+                        ),
+                    ));
+                }
                 let ts = Timestamp::parse(lexeme).map_err(|_| {
                     err(
                         start,
@@ -362,6 +377,11 @@ mod tests {
         assert!(e.to_string().contains("position 10"), "{e}");
         let e = tokenize("x eq 2019-13-45T00:00Z", "$filter").unwrap_err();
         assert!(e.to_string().contains("not a valid DateTimeOffset"), "{e}");
+        let e = tokenize("x ge 2019-10-13T08:00:00 01:00", "$filter").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Syntax error at position 25 in '$filter': a space follows the DateTimeOffset '2019-10-13T08:00:00': if you meant a '+hh:mm' offset, encode '+' as %2B in the URL ('+' means a space)"
+        );
         let e = tokenize("x eq 12abc", "$filter").unwrap_err();
         assert!(
             e.to_string().contains("'12abc' is not a valid number"),

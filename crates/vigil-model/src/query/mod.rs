@@ -2,6 +2,31 @@
 //! Graph resources Vigil serves, evaluated locally over the resources as vigil-model serializes
 //! them (`serde_json::Value`, camelCase, `Z` timestamps). Pure: no I/O, no async.
 //!
+//! # Use
+//! ```
+//! use vigil_model::query::{ALERT, QueryOptions, alert_push_down};
+//! use serde_json::json;
+//!
+//! let pairs = vec![
+//!     ("$filter".to_string(), "Severity eq 'High' and userStates/any(u: u/isVpn)".to_string()),
+//!     ("$orderby".to_string(), "createdDateTime desc".to_string()),
+//!     ("$top".to_string(), "5".to_string()),
+//! ];
+//! let q = QueryOptions::parse(&pairs, &ALERT)?;
+//! let filter = q.filter.as_ref().unwrap();
+//! let alert = json!({"id": "1", "severity": "high", "userStates": [{"isVpn": true}]});
+//! assert!(filter.matches(&alert));
+//! assert_eq!(filter.to_odata(), "severity eq 'high' and userStates/any(u:u/isVpn eq true)");
+//! assert_eq!(alert_push_down(filter).severities, [vigil_model::AlertSeverity::High]);
+//! # Ok::<(), vigil_model::query::QueryError>(())
+//! ```
+//!
+//! The API: [`parse_filter`] → [`Filter::matches`] / [`Filter::to_odata`];
+//! [`parse_orderby`] → [`OrderBy::compare`] / [`OrderBy::sort`]; [`parse_select`] →
+//! [`Select::apply`] / [`Select::names`]; [`parse_top`], [`parse_skip`], [`parse_count`];
+//! [`QueryOptions::parse`] for a whole request; [`alert_push_down`] for what simple providers
+//! can filter natively.
+//!
 //! # Why a schema-aware engine
 //! Names are resolved once, at parse time, against a static [`Schema`] ([`ALERT`],
 //! [`RISKY_USER`], [`RISKY_USER_HISTORY_ITEM`], [`RISK_DETECTION`]): unknown properties are a 400

@@ -6,7 +6,7 @@
 //! first); timestamps as instants. A repeated key is a 400, as in Microsoft's OData library.
 //! Ties stay ties: use a stable sort (as [`OrderBy::sort`] does) so provider order survives.
 
-use super::compare::order_values;
+use super::compare::SortKey;
 use super::lexer::{Tok, char_pos, tokenize};
 use super::schema::{PropType, Property, Schema};
 use super::{MAX_ORDERBY_KEYS, QueryError, check_length};
@@ -16,9 +16,15 @@ use std::cmp::Ordering;
 const OPTION: &str = "$orderby";
 
 /// A parsed, schema-checked `$orderby`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OrderBy {
     keys: Vec<OrderKey>,
+}
+
+impl std::fmt::Debug for OrderBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OrderBy({})", self.to_odata())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,12 +43,12 @@ impl OrderKey {
             .join("/")
     }
 
-    fn resolve<'v>(&self, item: &'v Value) -> Option<&'v Value> {
-        let mut v = item;
+    fn key<'v>(&self, item: &'v Value) -> SortKey<'v> {
+        let mut v = Some(item);
         for p in self.props.iter() {
-            v = v.get(p.name)?;
+            v = v.and_then(|v| v.get(p.name));
         }
-        Some(v)
+        SortKey::of(v, self.ty)
     }
 }
 
@@ -179,7 +185,7 @@ impl OrderBy {
     /// Compares two resources (as serialized by vigil-model) by every key in turn.
     pub fn compare(&self, a: &Value, b: &Value) -> Ordering {
         for k in &self.keys {
-            let o = order_values(k.resolve(a), k.resolve(b), k.ty);
+            let o = k.key(a).cmp(&k.key(b));
             let o = if k.desc { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
@@ -188,9 +194,37 @@ impl OrderBy {
         Ordering::Equal
     }
 
-    /// Stable sort by [`OrderBy::compare`].
+    /// Stable sort by [`OrderBy::compare`]. Decodes every key once per item (not once per
+    /// comparison), so sorting 100k alerts by a timestamp does not re-parse it 3.4M times.
     pub fn sort(&self, items: &mut [Value]) {
-        items.sort_by(|a, b| self.compare(a, b));
+        let width = self.keys.len();
+        let order: Vec<usize> = {
+            let keys: Vec<SortKey<'_>> = items
+                .iter()
+                .flat_map(|item| self.keys.iter().map(move |k| k.key(item)))
+                .collect();
+            let mut order: Vec<usize> = (0..items.len()).collect();
+            order.sort_by(|&a, &b| {
+                let ka = keys.get(a * width..(a + 1) * width).unwrap_or_default();
+                let kb = keys.get(b * width..(b + 1) * width).unwrap_or_default();
+                for ((x, y), k) in ka.iter().zip(kb).zip(&self.keys) {
+                    let o = x.cmp(y);
+                    let o = if k.desc { o.reverse() } else { o };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            });
+            order
+        };
+        // Apply the permutation by moving the values, without cloning them.
+        let mut taken: Vec<Value> = items.iter_mut().map(std::mem::take).collect();
+        for (slot, i) in items.iter_mut().zip(order) {
+            if let Some(v) = taken.get_mut(i) {
+                *slot = std::mem::take(v);
+            }
+        }
     }
 
     /// The keys as (canonical path, descending).

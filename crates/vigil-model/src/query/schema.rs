@@ -9,7 +9,6 @@
 use crate::enums::*;
 
 /// An enumeration type, backed by a [`GraphEnum`].
-#[derive(Debug)]
 pub struct EnumType {
     /// Qualified OData name, e.g. `microsoft.graph.alertSeverity`.
     pub name: &'static str,
@@ -31,6 +30,19 @@ impl EnumType {
     /// The name without the namespace (`alertSeverity`).
     pub fn short_name(&self) -> &'static str {
         self.name.rsplit('.').next().unwrap_or(self.name)
+    }
+}
+
+impl std::fmt::Debug for EnumType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EnumType({})", self.name)
+    }
+}
+
+/// Only the name: the full property tree would drown every `Debug` print of a query.
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Schema({})", self.type_name)
     }
 }
 
@@ -174,7 +186,6 @@ pub struct Property {
 }
 
 /// An entity or complex type: a qualified name and its declared properties.
-#[derive(Debug)]
 pub struct Schema {
     /// Qualified OData name, e.g. `microsoft.graph.alert`.
     pub type_name: &'static str,

@@ -1008,6 +1008,34 @@ mod props {
             exercise(&s);
         }
 
+        /// `OrderBy::sort` (keys decoded once) orders exactly like a stable sort by `compare`.
+        #[test]
+        fn sort_agrees_with_compare(
+            rows in prop::collection::vec((
+                prop::option::of(prop::sample::select(&["low", "HIGH", "medium", "bogus"][..])),
+                prop::option::of(0u32..5),
+                prop::option::of(prop::sample::select(&["ASC", "MCAS", "asc"][..])),
+            ), 0..30),
+            orderby in prop::sample::select(&[
+                "severity", "severity desc,createdDateTime", "createdDateTime desc,vendorInformation/provider",
+                "vendorInformation/provider desc,severity,confidence desc", "confidence",
+            ][..]),
+        ) {
+            let items: Vec<Value> = rows.iter().enumerate().map(|(i, (sev, secs, prov))| json!({
+                "id": i.to_string(),
+                "severity": sev,
+                "confidence": secs,
+                "createdDateTime": secs.map(|s| format!("2020-01-01T00:00:0{s}.5Z")),
+                "vendorInformation": {"provider": prov},
+            })).collect();
+            let ob = parse_orderby(orderby, &ALERT).unwrap();
+            let mut fast = items.clone();
+            ob.sort(&mut fast);
+            let mut slow = items;
+            slow.sort_by(|a, b| ob.compare(a, b));
+            prop_assert_eq!(ids(&fast), ids(&slow));
+        }
+
         /// Generated valid filters: the push-down never excludes a match, and the canonical
         /// text means the same thing.
         #[test]
@@ -1039,4 +1067,43 @@ mod props {
             }
         }
     }
+}
+
+/// Rough throughput check (run with `cargo test --release -p vigil-model -- --ignored
+/// evaluation_throughput --nocapture`): filter and sort 100k alerts.
+#[test]
+#[ignore = "timing; meaningful only in release builds"]
+fn evaluation_throughput() {
+    let base = alert_a();
+    let items: Vec<Value> = (0..100_000)
+        .map(|i| {
+            let mut v = base.clone();
+            v["id"] = json!(i.to_string());
+            v["severity"] = json!(["low", "medium", "high"][i % 3]);
+            v["createdDateTime"] = json!(format!(
+                "2020-04-{:02}T{:02}:{:02}:00.{:07}Z",
+                1 + i % 28,
+                i % 24,
+                i % 60,
+                i
+            ));
+            v
+        })
+        .collect();
+    let f = parse_filter(
+        "severity in ('high','medium') and createdDateTime ge 2020-04-10T00:00:00Z and userStates/any(u: endswith(u/userPrincipalName,'@contoso.com')) and not tags/any(t: t eq 'x')",
+        &ALERT,
+    )
+    .unwrap();
+    let start = Instant::now();
+    let n = items.iter().filter(|v| f.matches(v)).count();
+    let filtered = start.elapsed();
+    let ob = parse_orderby("severity desc,createdDateTime desc", &ALERT).unwrap();
+    let mut sorted = items;
+    let start = Instant::now();
+    ob.sort(&mut sorted);
+    let sorting = start.elapsed();
+    println!("matched {n} of 100000 in {filtered:?}; sorted in {sorting:?}");
+    assert!(n > 0);
+    assert!(filtered < Duration::from_secs(5) && sorting < Duration::from_secs(10));
 }
