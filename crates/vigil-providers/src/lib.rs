@@ -13,6 +13,7 @@ pub mod error;
 pub mod graph;
 pub mod http;
 pub mod oauth2;
+pub mod ocsf;
 pub mod provider;
 pub mod secret;
 
