@@ -10,6 +10,7 @@
 //! identity risk). Their wire formats are described in `docs/partner-formats.md`.
 
 pub mod error;
+pub mod falcon;
 pub mod graph;
 pub mod http;
 pub mod oauth2;
