@@ -62,7 +62,10 @@ pub enum StoreError {
 
     /// An id given without its provider is the own id of alerts at several providers.
     #[error("id {id:?} is a provider id of several alerts ({} candidates)", .unified_ids.len())]
-    AmbiguousId { id: String, unified_ids: Vec<String> },
+    AmbiguousId {
+        id: String,
+        unified_ids: Vec<String>,
+    },
 
     /// The unified alert is not in this tenant's index.
     #[error("unknown alert {unified_id:?}")]

@@ -237,8 +237,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Moves a dead-lettered row of the tenant back to pending, due at `now`, with its
     /// attempts and age reset. `false` when there is no such dead row.
-    async fn redrive(&self, tenant_id: &str, id: i64, now: DateTime<Utc>)
-    -> Result<bool, StoreError>;
+    async fn redrive(
+        &self,
+        tenant_id: &str,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     // --- cache invalidation ---
 
@@ -362,7 +366,13 @@ mod tests {
         let out = dedup_entries(&entries);
         let keys: Vec<_> = out
             .iter()
-            .map(|e| (e.provider.as_str(), e.provider_alert_id.as_str(), e.unified_id.as_str()))
+            .map(|e| {
+                (
+                    e.provider.as_str(),
+                    e.provider_alert_id.as_str(),
+                    e.unified_id.as_str(),
+                )
+            })
             .collect();
         assert_eq!(keys, vec![("a", "2", "u2"), ("b", "1", "u-new")]);
     }
@@ -376,7 +386,10 @@ mod tests {
         ];
         let got = pick_resolved("x", rows).unwrap().unwrap();
         assert_eq!(got.unified_id, "x");
-        assert_eq!(got.sources, vec![AlertSource::new("p0", "a"), AlertSource::new("p1", "x")]);
+        assert_eq!(
+            got.sources,
+            vec![AlertSource::new("p0", "a"), AlertSource::new("p1", "x")]
+        );
     }
 
     #[test]

@@ -104,7 +104,10 @@ mod tests {
             .iter()
             .map(|m| (m.version, m.description.to_owned(), m.sql.to_owned()))
             .collect();
-        assert_eq!(files, embedded, "migrations/{folder} and the embedded list differ");
+        assert_eq!(
+            files, embedded,
+            "migrations/{folder} and the embedded list differ"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use vigil_model::alert::AlertHistoryState;
 
 use crate::migrations::{self, POSTGRES};
 use crate::{
-    AlertIndexEntry, AlertSource, EnqueuedChange, Engine, HistoryRecord, INVALIDATION_BUFFER,
+    AlertIndexEntry, AlertSource, Engine, EnqueuedChange, HistoryRecord, INVALIDATION_BUFFER,
     Invalidation, LAST_SEEN_RESOLUTION, NewChange, OutboxClaim, OutboxEntry, OutboxState,
     ResolvedAlert, Store, StoreError, check_targets, dedup_entries, pick_resolved,
 };
@@ -227,7 +227,10 @@ impl Store for PostgresStore {
             return Ok(indexed);
         }
         let providers: Vec<&str> = entries.iter().map(|e| e.provider.as_str()).collect();
-        let ids: Vec<&str> = entries.iter().map(|e| e.provider_alert_id.as_str()).collect();
+        let ids: Vec<&str> = entries
+            .iter()
+            .map(|e| e.provider_alert_id.as_str())
+            .collect();
         let unified: Vec<&str> = entries.iter().map(|e| e.unified_id.as_str()).collect();
         let fingerprints: Vec<Option<&str>> =
             entries.iter().map(|e| e.fingerprint.as_deref()).collect();

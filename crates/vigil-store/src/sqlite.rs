@@ -27,7 +27,7 @@ use vigil_model::alert::AlertHistoryState;
 
 use crate::migrations::{self, SQLITE};
 use crate::{
-    AlertIndexEntry, AlertSource, Constraint, EnqueuedChange, Engine, HistoryRecord,
+    AlertIndexEntry, AlertSource, Constraint, Engine, EnqueuedChange, HistoryRecord,
     INVALIDATION_BUFFER, Invalidation, LAST_SEEN_RESOLUTION, NewChange, OutboxClaim, OutboxEntry,
     OutboxState, ResolvedAlert, Store, StoreError, check_targets, dedup_entries, pick_resolved,
 };
@@ -428,18 +428,20 @@ impl Store for SqliteStore {
              RETURNING ",
             outbox_columns!()
         ))
-            .bind(token.to_string())
-            .bind(micros(now + lease))
-            .bind(micros(now))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(token.to_string())
+        .bind(micros(now + lease))
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         let mut claims = rows
             .iter()
-            .map(|row| Ok(OutboxClaim {
-                entry: outbox_entry(row)?,
-                token,
-            }))
+            .map(|row| {
+                Ok(OutboxClaim {
+                    entry: outbox_entry(row)?,
+                    token,
+                })
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         claims.sort_by_key(|c| c.entry.id);
         Ok(claims)
@@ -513,11 +515,11 @@ impl Store for SqliteStore {
             outbox_columns!(),
             " FROM outbox WHERE tenant_id = ?1 AND state = ?2 ORDER BY id LIMIT ?3"
         ))
-            .bind(tenant_id)
-            .bind(state.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(tenant_id)
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(outbox_entry).collect()
     }
 
