@@ -290,8 +290,9 @@ impl HttpClient {
         } else if e.is_builder() {
             ProviderErrorKind::Config(error_chain(e))
         } else {
-            // The connection broke before a status line arrived (reset, garbage, closed).
-            ProviderErrorKind::Connect(error_chain(e))
+            // Connected, but no complete HTTP answer came: the server closed or reset the
+            // connection, or sent something that is not HTTP. The answer is unreadable.
+            ProviderErrorKind::Decode(format!("no complete HTTP answer: {}", error_chain(e)))
         }
     }
 }

@@ -506,7 +506,8 @@ async fn truncated_and_garbled_bodies_are_decode_errors() {
         // Not HTTP at all.
         let junk = raw_server(b"SSH-2.0-OpenSSH_9.6\r\n").await;
         let e = http.send(http.client().get(&junk)).await.unwrap_err();
-        assert!(matches!(e.kind, ProviderErrorKind::Connect(_)), "{e}");
+        assert!(matches!(e.kind, ProviderErrorKind::Decode(_)), "{e}");
+        assert_names(&e, "testprov", "no complete HTTP answer");
     })
     .await;
 }

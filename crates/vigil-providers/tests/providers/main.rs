@@ -5,5 +5,6 @@
 //! `support` has helpers shared by every module (a bounded-time wrapper, error assertions).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod graph;
 mod http_client;
 mod support;
