@@ -8,7 +8,10 @@
 //!   so a misbehaving provider cannot make the gateway buffer an arbitrary amount.
 //! - **One error mapping.** Timeouts, refused connections, 401/403/404, throttling, other
 //!   non-2xx statuses and bodies that stop mid-way all map to one [`ProviderErrorKind`] each,
-//!   in one place; adapters only ever see 2xx responses.
+//!   in one place; adapters only ever see 2xx responses. `Connect` means we could not reach
+//!   the upstream at all; a server that accepted the connection and then closed it before a
+//!   complete answer, or answered something that is not HTTP, is `Decode` (an unreadable
+//!   answer), like a body cut off mid-way.
 //! - **Throttling.** Graph (and the partner APIs) answer `429`, or `503`, with `Retry-After`.
 //!   A short wait (at most [`HttpConfig::max_retry_wait_ms`]) is waited out and the request is
 //!   retried once; a longer one is returned as [`ProviderErrorKind::Throttled`] with the delay,
