@@ -40,7 +40,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use record::{DISMISSED_TAG, FalconRecord, cid_for_tenant};
+pub use record::{DISMISSED_TAG, FalconRecord, cid_for_tenant, cid_of};
 
 /// Most ids one entities request may name.
 pub const MAX_IDS: usize = 1000;
@@ -59,9 +59,15 @@ pub struct FalconState {
 /// The Falcon mock's routes, with their state applied.
 pub fn router(core: Arc<Core>, data: ProviderData) -> Router {
     let store = state::Store::default();
+    // One CID per tenant: the scenario's (from the first alert that names it), else derived.
+    let mut cids: HashMap<&str, String> = HashMap::new();
     for alert in &data.alerts {
         let tenant = alert.azure_tenant_id.as_str();
-        store.insert(tenant, record::render(alert, &cid_for_tenant(tenant)));
+        let cid = cids
+            .entry(tenant)
+            .or_insert_with(|| record::cid_of(alert))
+            .clone();
+        store.insert(tenant, record::render(alert, &cid));
     }
     let st = Arc::new(FalconState { core, store });
     Router::new()

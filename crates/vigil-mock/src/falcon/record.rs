@@ -13,6 +13,7 @@
 //! `closed` with the tag `vigil/status/dismissed`, and analyst feedback is Falcon's verdict tag
 //! (`true_positive`, `false_positive`, `ignored`).
 
+use crate::scenario::HINTS_KEY;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use vigil_model::{
@@ -164,6 +165,58 @@ pub fn severity_name(severity: i64) -> &'static str {
 /// Falcon's timestamp form: RFC 3339 UTC with 9 fraction digits.
 pub fn falcon_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// The scenario's rendering hints for a Falcon alert (`additional_data[HINTS_KEY]`): MITRE
+/// ATT&CK, product, device id, CID and AD domain as the generator decided them. Every hint is
+/// optional; without one the rendering derives the value itself.
+#[derive(Debug, Default)]
+struct Hints {
+    tactic: Option<String>,
+    tactic_id: Option<String>,
+    technique: Option<String>,
+    technique_id: Option<String>,
+    product: Option<String>,
+    device_id: Option<String>,
+    cid: Option<String>,
+    machine_domain: Option<String>,
+}
+
+impl Hints {
+    fn of(alert: &Alert) -> Self {
+        let Some(h) = alert.additional_data.get(HINTS_KEY) else {
+            return Self::default();
+        };
+        let s = |k: &str| {
+            h.get(k)
+                .and_then(serde_json::Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Self {
+            tactic: s("tactic"),
+            tactic_id: s("tacticId"),
+            technique: s("technique"),
+            technique_id: s("techniqueId"),
+            product: s("falconProduct").filter(|p| PRODUCTS.contains(&p.as_str())),
+            device_id: s("falconDeviceId"),
+            cid: s("falconCid").filter(|c| is_cid(c)),
+            machine_domain: s("machineDomain"),
+        }
+    }
+}
+
+fn is_cid(s: &str) -> bool {
+    s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// The CID of an alert's tenant: the scenario's hint when it gives one, else
+/// [`cid_for_tenant`].
+pub fn cid_of(alert: &Alert) -> String {
+    Hints::of(alert)
+        .cid
+        .map(|c| c.to_ascii_lowercase())
+        .unwrap_or_else(|| cid_for_tenant(&alert.azure_tenant_id))
 }
 
 /// FNV-1a: a stable hash so that the same scenario renders the same records on every run.
@@ -321,7 +374,10 @@ fn looks_like_uuid(s: &str) -> bool {
 
 /// The product of an alert: the Graph sub-provider if it names a Falcon product, else the second
 /// segment of the composite id if it does, else `idp` for an identity-only alert, else `epp`.
-fn product_of(alert: &Alert) -> String {
+fn product_of(alert: &Alert, hints: &Hints) -> String {
+    if let Some(p) = &hints.product {
+        return p.clone();
+    }
     let known = |p: &str| PRODUCTS.iter().any(|k| k.eq_ignore_ascii_case(p));
     if let Some(sub) = alert.vendor_information.sub_provider.as_deref()
         && known(sub)
@@ -353,6 +409,7 @@ fn hash_of(alert: &Alert, ty: FileHashType) -> Option<String> {
 /// Renders one common-model alert as the Falcon record of tenant `cid`.
 pub fn render(alert: &Alert, cid: &str) -> FalconRecord {
     let composite_id = alert.id.clone();
+    let hints = Hints::of(alert);
     let h = stable_hash(&[cid, &composite_id]);
     let native_id = composite_id
         .strip_prefix(cid)
@@ -400,7 +457,11 @@ pub fn render(alert: &Alert, cid: &str) -> FalconRecord {
     };
 
     let category = alert.category.clone().unwrap_or_default();
-    let (tactic_id, tactic, technique_id, technique) = mitre_for_category(&category);
+    let derived = mitre_for_category(&category);
+    let tactic_id = hints.tactic_id.as_deref().unwrap_or(derived.0);
+    let tactic = hints.tactic.as_deref().unwrap_or(derived.1);
+    let technique_id = hints.technique_id.as_deref().unwrap_or(derived.2);
+    let technique = hints.technique.as_deref().unwrap_or(derived.3);
     let scenario = if category.is_empty() {
         "suspicious_activity".to_string()
     } else {
@@ -463,13 +524,16 @@ pub fn render(alert: &Alert, cid: &str) -> FalconRecord {
             (None, None) => (None, None),
         };
         let key = hostname.clone().unwrap_or_else(|| composite_id.clone());
+        let domain = domain.or_else(|| hints.machine_domain.clone());
         Device {
-            device_id: uuid::Uuid::new_v5(
-                &uuid::Uuid::NAMESPACE_OID,
-                format!("{cid}/{key}").as_bytes(),
-            )
-            .simple()
-            .to_string(),
+            device_id: hints.device_id.clone().unwrap_or_else(|| {
+                uuid::Uuid::new_v5(
+                    &uuid::Uuid::NAMESPACE_OID,
+                    format!("{cid}/{key}").as_bytes(),
+                )
+                .simple()
+                .to_string()
+            }),
             hostname,
             local_ip: hs.private_ip_address.clone(),
             external_ip: hs.public_ip_address.clone(),
@@ -521,7 +585,7 @@ pub fn render(alert: &Alert, cid: &str) -> FalconRecord {
         })
     });
 
-    let product = product_of(alert);
+    let product = product_of(alert, &hints);
     let kind = match product.as_str() {
         "idp" => "idp-user-endpoint-app-access",
         "fcs" => "cloud-ioa",

@@ -379,3 +379,58 @@ async fn patch_applies_every_action_and_records_the_write() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn serves_the_generated_scenario_with_its_hints() {
+    bounded(async {
+        let mock =
+            crate::server::MockProvider::start(ProviderKind::Falcon, crate::MockConfig::default())
+                .await
+                .unwrap();
+        let m = Mock {
+            base: mock.base_url(),
+            core: mock.core().clone(),
+            http: reqwest::Client::new(),
+        };
+        for tenant in mock.tenants() {
+            let expected: Vec<&Alert> = mock
+                .scenario()
+                .data(ProviderKind::Falcon)
+                .alerts
+                .iter()
+                .filter(|a| a.azure_tenant_id == tenant)
+                .collect();
+            assert!(!expected.is_empty());
+            let hint_cid = expected[0].additional_data[crate::scenario::HINTS_KEY]["falconCid"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let token = m.token(&tenant).await;
+            let (status, v) = m.query(&token, &[("limit", "10000")]).await;
+            assert_eq!(status, 200);
+            assert_eq!(v["meta"]["pagination"]["total"], expected.len());
+            let all = ids(&v);
+            assert!(all.iter().all(|id| id.starts_with(&format!("{hint_cid}:"))));
+            let first: Vec<String> = all.iter().take(50).cloned().collect();
+            let (_, v) = m.entities(&token, json!({ "composite_ids": first })).await;
+            for r in v["resources"].as_array().unwrap() {
+                assert_eq!(r["cid"], hint_cid.as_str());
+                let src = expected
+                    .iter()
+                    .find(|a| a.id == r["composite_id"].as_str().unwrap())
+                    .unwrap();
+                let hints = &src.additional_data[crate::scenario::HINTS_KEY];
+                assert_eq!(r["tactic_id"], hints["tacticId"]);
+                assert_eq!(r["product"], hints["falconProduct"]);
+                assert!(!r.to_string().contains(crate::scenario::HINTS_KEY));
+                let sev = r["severity"].as_i64().unwrap();
+                assert!((1..=100).contains(&sev));
+                if !src.host_states.is_empty() {
+                    assert_eq!(r["device"]["device_id"], hints["falconDeviceId"]);
+                }
+            }
+        }
+        mock.shutdown().await;
+    })
+    .await;
+}
