@@ -40,6 +40,7 @@ macro_rules! outbox_columns {
 mod error;
 mod migrations;
 mod postgres;
+mod retry;
 mod sqlite;
 mod types;
 
@@ -54,6 +55,7 @@ use vigil_model::alert::AlertHistoryState;
 
 pub use error::{Constraint, StoreError};
 pub use postgres::PostgresStore;
+pub use retry::{NextStep, RetryPolicy, jitter};
 pub use sqlite::SqliteStore;
 pub use types::{
     AlertIndexEntry, AlertSource, ChangeTarget, EnqueuedChange, HistoryRecord, Invalidation,

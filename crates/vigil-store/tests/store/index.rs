@@ -355,3 +355,26 @@ async fn concurrent_upserts(db: TestDb) {
         .sum();
     assert_eq!(answered, requested, "every entry gets its unified id back");
 }
+
+/// SQLite only: the in-memory database tests and tools use, and the URL dispatch.
+#[tokio::test]
+async fn memory_store_and_url_schemes() {
+    let store = vigil_store::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.engine(), Engine::Sqlite);
+    store.migrate().await.unwrap();
+    assert!(store.migrations_applied().await.unwrap());
+    let t = tenant();
+    store
+        .index_alerts(&t, &[entry("u1", "graph", "g-1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resolve(&t, "g-1").await.unwrap().unwrap().unified_id,
+        "u1"
+    );
+
+    match vigil_store::connect("mysql://vigil:hunter2@db/vigil").await {
+        Err(StoreError::UnsupportedUrl(url)) => assert!(!url.contains("hunter2"), "{url}"),
+        other => panic!("expected UnsupportedUrl, got {other:?}"),
+    }
+}
