@@ -832,6 +832,7 @@ impl<'a> Parser<'a> {
         let t = self.peek().clone();
         if let Some(op) = CmpOp::from_token(&t) {
             self.bump();
+            self.unquoted_value_hint(&t)?;
             return match self.parse_operand(Some(&t))? {
                 Operand::Lit(lit, lit_tok) => self.comparison(path, op, lit, &lit_tok),
                 Operand::Path(other, other_tok) => Err(self.invalid(
@@ -874,6 +875,32 @@ impl<'a> Parser<'a> {
                 "expected a comparison operator (eq, ne, gt, ge, lt, le, in) after '{}', found {}",
                 path.text(),
                 t.describe()
+            ),
+        ))
+    }
+
+    /// `severity eq high`: a bare word after an operator that names no property, variable or
+    /// function is almost always a value missing its quotes; say so instead of "no property".
+    fn unquoted_value_hint(&self, op: &Token<'_>) -> Result<(), QueryError> {
+        let t = self.peek();
+        let Tok::Ident(word) = t.tok else {
+            return Ok(());
+        };
+        let special = ["true", "false", "null", "$it"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(word));
+        if special
+            || self.is_var(word)
+            || self.schema.property(word).is_some()
+            || matches!(self.peek2().tok, Tok::LParen | Tok::Slash)
+        {
+            return Ok(());
+        }
+        Err(self.syntax(
+            t,
+            format!(
+                "expected a value after '{}', found '{word}', which is not a property; string and enum values must be quoted: '{word}'",
+                op.text
             ),
         ))
     }

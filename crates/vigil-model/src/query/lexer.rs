@@ -213,7 +213,12 @@ pub(crate) fn tokenize<'a>(
             }
             _ => {
                 let c = text[start..].chars().next().unwrap_or('?');
-                return Err(err(start, format!("unexpected character '{c}'")));
+                let hint = if c == '"' {
+                    " (strings are enclosed in single quotes, e.g. 'high')"
+                } else {
+                    ""
+                };
+                return Err(err(start, format!("unexpected character '{c}'{hint}")));
             }
         };
         out.push(Token {
