@@ -590,13 +590,13 @@ async fn warmed(http: HttpConfig) -> Fixture {
 async fn latency_and_hangs_beyond_the_timeout() {
     bounded("timeouts", async {
         let http = HttpConfig {
-            timeout_ms: 400,
+            timeout_ms: 1_000,
             ..HttpConfig::default()
         };
         let f = warmed(http).await;
         for faults in [
             Faults {
-                latency_ms: 2_000,
+                latency_ms: 5_000,
                 ..Faults::none()
             },
             Faults {
@@ -609,11 +609,11 @@ async fn latency_and_hangs_beyond_the_timeout() {
             let e = f.graph.list_alerts(&page_of(5, None)).await.unwrap_err();
             assert_eq!(
                 e.kind,
-                ProviderErrorKind::Timeout(Duration::from_millis(400)),
+                ProviderErrorKind::Timeout(Duration::from_millis(1_000)),
                 "{faults:?}"
             );
             assert_names(&e, NAME, "no answer within");
-            assert!(started.elapsed() < Duration::from_secs(2));
+            assert!(started.elapsed() < Duration::from_secs(4));
         }
         f.mock.set_faults(Faults {
             latency_ms: 50,
@@ -730,7 +730,7 @@ async fn short_throttle_is_waited_out_and_succeeds() {
             ..Faults::none()
         });
         let mut waited_and_succeeded = false;
-        for _ in 0..12 {
+        for _ in 0..30 {
             let before = f.mock.requests().len();
             let started = Instant::now();
             let result = f.graph.list_alerts(&page_of(5, None)).await;
