@@ -315,15 +315,24 @@ async fn truncated(resp: Response, variant: u64) -> Response {
     let full_len = real.len().max(2);
     let cut = (real.len() / 2).min(real.len().saturating_sub(1));
     let prefix = real.slice(..cut);
-    let stream = futures::stream::iter(vec![
-        Ok::<Bytes, std::io::Error>(prefix),
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "vigil-mock: injected truncation",
-        )),
-    ]);
+    // Yield the prefix, pause so the server flushes it (and the headers), then fail: hyper
+    // aborts the connection without completing the body.
+    let stream = futures::stream::unfold((0u8, prefix), |(stage, prefix)| async move {
+        match stage {
+            0 => Some((Ok::<Bytes, std::io::Error>(prefix), (1, Bytes::new()))),
+            1 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let cut = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "vigil-mock: injected truncation",
+                );
+                Some((Err(cut), (2, Bytes::new())))
+            }
+            _ => None,
+        }
+    });
     parts.headers.remove(header::TRANSFER_ENCODING);
-    if variant % 2 == 0 {
+    if variant.is_multiple_of(2) {
         // Content-Length announces the whole body; fewer bytes follow.
         if let Ok(v) = HeaderValue::from_str(&full_len.to_string()) {
             parts.headers.insert(header::CONTENT_LENGTH, v);
@@ -420,6 +429,7 @@ fn dripping(resp: Response, drip: &Drip) -> Response {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

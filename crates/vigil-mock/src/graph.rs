@@ -170,7 +170,7 @@ fn authorize(
     st: &GraphState,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
-) -> Result<Call, Response> {
+) -> Result<Call, Box<Response>> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -195,7 +195,7 @@ fn authorize(
                 "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
             ),
         );
-        resp
+        Box::new(resp)
     })?;
     let host = headers
         .get(header::HOST)
@@ -604,7 +604,7 @@ async fn list_alerts(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let items: Vec<Value> = {
         let data = st.data.lock().unwrap_or_else(|e| e.into_inner());
@@ -643,7 +643,7 @@ async fn get_alert(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if id == "$count" {
         return count_alerts(&st, &call);
@@ -758,7 +758,7 @@ async fn patch_alert(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
     let recorded = match &parsed {
@@ -854,7 +854,7 @@ async fn list_risky_users(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let evolvable = call.include_evolvable();
     let items: Vec<Value> = {
@@ -874,7 +874,7 @@ async fn get_risky_user(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let evolvable = call.include_evolvable();
     let found = {
@@ -897,7 +897,7 @@ async fn list_history(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let evolvable = call.include_evolvable();
     let items: Option<Vec<Value>> = {
@@ -935,7 +935,7 @@ async fn get_history_item(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let evolvable = call.include_evolvable();
     let found = {
@@ -970,7 +970,7 @@ async fn risky_user_action(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (state, level, detail) = match action.as_str() {
         "confirmCompromised" => (
@@ -1063,7 +1063,7 @@ async fn list_detections(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let evolvable = call.include_evolvable();
     let items: Vec<Value> = {
@@ -1088,7 +1088,7 @@ async fn get_detection(
 ) -> Response {
     let call = match authorize(&st, &headers, &uri) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let evolvable = call.include_evolvable();
     let found = {
@@ -1109,6 +1109,7 @@ async fn get_detection(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1589,6 +1589,8 @@ fn render_alert(
     // --- status, history ---
     let roll = rng.below(100);
     let status = match roll {
+        // The schema-covering alert is closed, so closure fields are covered too.
+        _ if rich => AlertStatus::Resolved,
         0..=54 => AlertStatus::NewAlert,
         55..=74 => AlertStatus::InProgress,
         75..=94 => AlertStatus::Resolved,
@@ -1810,7 +1812,11 @@ fn render_alert(
         });
     }
     let mut network_connections = Vec::new();
-    let remote = t.remote.or(if rich { Some(("", 443, true)) } else { None });
+    let remote = match t.remote {
+        Some(("", port, outbound)) if rich => Some(("telemetry.msedge-update.net", port, outbound)),
+        None if rich => Some(("telemetry.msedge-update.net", 443, true)),
+        other => other,
+    };
     if let Some((domain, port, outbound)) = remote {
         let (src, dst, sport, dport) = if outbound {
             (
@@ -2068,8 +2074,10 @@ fn render_alert(
     if rich && tags.is_empty() {
         tags.push("HVA".to_string());
     }
-    let activity_group_name = if rng.chance(0.25) {
-        rng.pick(t.activity_groups).map(|s| s.to_string())
+    let activity_group_name = if rng.chance(0.25) || rich {
+        rng.pick(t.activity_groups)
+            .map(|s| s.to_string())
+            .or_else(|| rich.then(|| "STRONTIUM".to_string()))
     } else {
         None
     };
@@ -2456,6 +2464,7 @@ fn identity_for(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
