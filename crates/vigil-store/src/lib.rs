@@ -131,6 +131,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         entries: &[AlertIndexEntry],
     ) -> Result<HashMap<AlertSource, String>, StoreError>;
 
+    /// Moves provider copies to another unified alert (two alerts shown separately were later
+    /// recognised as one detection): upserts each entry with its unified id overwritten. The
+    /// only operation that changes an indexed copy's unified id. One transaction.
+    async fn reassign_alerts(
+        &self,
+        tenant_id: &str,
+        entries: &[AlertIndexEntry],
+    ) -> Result<(), StoreError>;
+
     /// The alert whose unified id is `id` or, failing that, the alert of which `id` is a
     /// provider's own id. A unified id wins over a provider id. When `id` is the provider id
     /// of copies in several unified alerts, fails with [`StoreError::AmbiguousId`]: ask

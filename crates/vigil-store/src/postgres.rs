@@ -216,6 +216,49 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn reassign_alerts(
+        &self,
+        tenant_id: &str,
+        entries: &[AlertIndexEntry],
+    ) -> Result<(), StoreError> {
+        let entries = dedup_entries(entries);
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let providers: Vec<&str> = entries.iter().map(|e| e.provider.as_str()).collect();
+        let ids: Vec<&str> = entries
+            .iter()
+            .map(|e| e.provider_alert_id.as_str())
+            .collect();
+        let unified: Vec<&str> = entries.iter().map(|e| e.unified_id.as_str()).collect();
+        let fingerprints: Vec<Option<&str>> =
+            entries.iter().map(|e| e.fingerprint.as_deref()).collect();
+        let seen: Vec<DateTime<Utc>> = entries.iter().map(|e| e.last_seen).collect();
+        sqlx::query(
+            "INSERT INTO alert_index AS a \
+                 (tenant_id, provider, provider_alert_id, unified_id, fingerprint, \
+                  first_seen, last_seen) \
+             SELECT $1, provider, provider_alert_id, unified_id, fingerprint, last_seen, last_seen \
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) \
+                 AS t(provider, provider_alert_id, unified_id, fingerprint, last_seen) \
+             ORDER BY provider, provider_alert_id \
+             ON CONFLICT ON CONSTRAINT alert_index_pkey DO UPDATE SET \
+                 unified_id = EXCLUDED.unified_id, \
+                 fingerprint = coalesce(EXCLUDED.fingerprint, a.fingerprint), \
+                 last_seen = greatest(a.last_seen, EXCLUDED.last_seen) \
+             WHERE EXCLUDED.unified_id IS DISTINCT FROM a.unified_id",
+        )
+        .bind(tenant_id)
+        .bind(&providers)
+        .bind(&ids)
+        .bind(&unified)
+        .bind(&fingerprints)
+        .bind(&seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn index_alerts(
         &self,
         tenant_id: &str,

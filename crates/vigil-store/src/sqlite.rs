@@ -217,6 +217,44 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn reassign_alerts(
+        &self,
+        tenant_id: &str,
+        entries: &[AlertIndexEntry],
+    ) -> Result<(), StoreError> {
+        let entries = dedup_entries(entries);
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+            let mut upsert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO alert_index \
+                 (tenant_id, provider, provider_alert_id, unified_id, fingerprint, first_seen, last_seen) ",
+            );
+            upsert.push_values(chunk, |mut row, e| {
+                let seen = micros(e.last_seen);
+                row.push_bind(tenant_id)
+                    .push_bind(e.provider.as_str())
+                    .push_bind(e.provider_alert_id.as_str())
+                    .push_bind(e.unified_id.as_str())
+                    .push_bind(e.fingerprint.as_deref())
+                    .push_bind(seen)
+                    .push_bind(seen);
+            });
+            upsert.push(
+                " ON CONFLICT (tenant_id, provider, provider_alert_id) DO UPDATE SET \
+                 unified_id = excluded.unified_id, \
+                 fingerprint = coalesce(excluded.fingerprint, alert_index.fingerprint), \
+                 last_seen = max(alert_index.last_seen, excluded.last_seen) \
+                 WHERE excluded.unified_id IS NOT alert_index.unified_id",
+            );
+            upsert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn index_alerts(
         &self,
         tenant_id: &str,

@@ -15,7 +15,52 @@ conformance!(
     relisting_rewrites_nothing,
     tenant_isolation,
     concurrent_upserts,
+    reassign_moves_copies_and_keeps_tenants_apart,
 );
+
+async fn reassign_moves_copies_and_keeps_tenants_apart(db: TestDb) {
+    let store = db.migrated().await;
+    let (t, other) = (tenant(), tenant());
+    store
+        .index_alerts(
+            &t,
+            &[entry("a-1", "graph", "a-1"), entry("x", "edr", "e-1")],
+        )
+        .await
+        .unwrap();
+    store
+        .index_alerts(&other, &[entry("x", "edr", "e-1")])
+        .await
+        .unwrap();
+    // The edr copy turns out to be the same detection as a-1.
+    store
+        .reassign_alerts(
+            &t,
+            &[entry("a-1", "edr", "e-1"), entry("a-1", "falcon", "f-9")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sources_of(&t, "a-1").await.unwrap(),
+        vec![
+            AlertSource::new("edr", "e-1"),
+            AlertSource::new("falcon", "f-9"),
+            AlertSource::new("graph", "a-1"),
+        ]
+    );
+    assert!(store.sources_of(&t, "x").await.unwrap().is_empty());
+    // index_alerts now reports the new id, and the other tenant is untouched.
+    let indexed = store
+        .index_alerts(&t, &[entry("proposal", "edr", "e-1")])
+        .await
+        .unwrap();
+    assert_eq!(indexed[&AlertSource::new("edr", "e-1")], "a-1");
+    assert_eq!(
+        store.sources_of(&other, "x").await.unwrap(),
+        vec![AlertSource::new("edr", "e-1")]
+    );
+    store.reassign_alerts(&t, &[]).await.unwrap();
+}
 
 async fn migrate_twice_is_idempotent(db: TestDb) {
     let store = db.store.clone();
