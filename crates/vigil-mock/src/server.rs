@@ -112,26 +112,12 @@ pub struct MockProvider {
     task: Option<JoinHandle<()>>,
 }
 
-/// Builds the product router of `kind`. A format whose module is not in this build yet is an
-/// `Unsupported` error, never a silent empty server.
-fn product_router(
-    kind: ProviderKind,
-    core: Arc<Core>,
-    data: ProviderData,
-) -> std::io::Result<Router> {
+/// Builds the product router of `kind`.
+fn product_router(kind: ProviderKind, core: Arc<Core>, data: ProviderData) -> Router {
     match kind {
-        ProviderKind::Graph => Ok(crate::graph::router(core, data)),
-        ProviderKind::Falcon => Ok(crate::falcon::router(core, data)),
-        ProviderKind::Ocsf => {
-            let _ = (core, data);
-            Err(std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                format!(
-                    "the {} mock format is not part of this build yet",
-                    kind.as_str()
-                ),
-            ))
-        }
+        ProviderKind::Graph => crate::graph::router(core, data),
+        ProviderKind::Falcon => crate::falcon::router(core, data),
+        ProviderKind::Ocsf => crate::ocsf::router(core, data),
     }
 }
 
@@ -173,7 +159,7 @@ impl MockProvider {
             .set(cfg.faults_for(kind))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
 
-        let product = product_router(kind, core.clone(), scenario.data(kind).clone())?
+        let product = product_router(kind, core.clone(), scenario.data(kind).clone())
             .layer(middleware::from_fn_with_state(
                 faults.clone(),
                 crate::faults::fault_layer,

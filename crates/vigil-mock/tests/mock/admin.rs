@@ -135,3 +135,103 @@ async fn start_on_a_given_listener_and_token_ttl() {
     })
     .await;
 }
+
+/// The fleet serves one scenario: every duplicate group's members are fetchable from their
+/// provider's own API and describe the same user.
+#[tokio::test]
+async fn fleet_serves_the_duplicate_ground_truth() {
+    bounded(async {
+        let fleet = vigil_mock::MockFleet::start(crate::small_cfg())
+            .await
+            .unwrap();
+        for p in fleet.providers() {
+            let h: Value = client()
+                .get(format!("{}/_mock/health", p.base_url()))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(h["kind"], p.kind().as_str());
+        }
+        let groups = fleet.duplicate_groups();
+        assert!(!groups.is_empty());
+        let g = groups
+            .iter()
+            .find(|g| g.members.len() == 3)
+            .expect("a group reported by all three providers");
+        let tenant = g.tenant_id.as_str();
+        let id_of = |k: ProviderKind| {
+            g.members
+                .iter()
+                .find(|(m, _)| *m == k)
+                .map(|(_, id)| id.clone())
+                .unwrap()
+        };
+        // Graph.
+        let gtok = token(&fleet.graph, tenant).await;
+        let ga: Value = client()
+            .get(format!(
+                "{}/v1.0/security/alerts/{}",
+                fleet.graph.base_url(),
+                id_of(ProviderKind::Graph)
+            ))
+            .bearer_auth(&gtok)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let upn = ga["userStates"][0]["userPrincipalName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Falcon: token, then entities by composite id.
+        let fc = fleet.falcon.credentials(tenant);
+        let ftok: Value = client()
+            .post(format!("{}/oauth2/token", fleet.falcon.base_url()))
+            .form(&[
+                ("client_id", fc.client_id.as_str()),
+                ("client_secret", fc.client_secret.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let fr = client()
+            .post(format!(
+                "{}/alerts/entities/alerts/v2",
+                fleet.falcon.base_url()
+            ))
+            .bearer_auth(ftok["access_token"].as_str().unwrap())
+            .json(&serde_json::json!({"composite_ids": [id_of(ProviderKind::Falcon)]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fr.status(), 200);
+        let fb: Value = fr.json().await.unwrap();
+        assert_eq!(fb["resources"].as_array().unwrap().len(), 1);
+        assert!(fb.to_string().contains(&upn), "falcon alert names {upn}");
+        // OCSF: static API token.
+        let oc = fleet.ocsf.credentials(tenant);
+        let or = client()
+            .get(format!(
+                "{}/api/v1/findings/{}",
+                fleet.ocsf.base_url(),
+                id_of(ProviderKind::Ocsf)
+            ))
+            .bearer_auth(&oc.api_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(or.status(), 200);
+        let ob: Value = or.json().await.unwrap();
+        assert!(ob.to_string().contains(&upn), "ocsf finding names {upn}");
+        fleet.shutdown().await;
+    })
+    .await;
+}
