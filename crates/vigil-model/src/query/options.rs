@@ -112,6 +112,37 @@ impl QueryOptions {
     }
 }
 
+impl QueryOptions {
+    /// The options in canonical form and a fixed order (`$filter`, `$orderby`, `$select`,
+    /// `$top`, `$skip`, `$count`, `$skiptoken`), unencoded: for building nextLinks and cache
+    /// keys, where `$Filter=Severity eq 'High'` and `filter=severity eq 'high'` must coincide.
+    pub fn canonical_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(f) = &self.filter {
+            out.push(("$filter", f.to_odata()));
+        }
+        if let Some(o) = &self.orderby {
+            out.push(("$orderby", o.to_odata()));
+        }
+        if let Some(s) = &self.select {
+            out.push(("$select", s.to_odata()));
+        }
+        if let Some(t) = self.top {
+            out.push(("$top", t.to_string()));
+        }
+        if let Some(s) = self.skip {
+            out.push(("$skip", s.to_string()));
+        }
+        if self.count {
+            out.push(("$count", "true".to_string()));
+        }
+        if let Some(t) = &self.skiptoken {
+            out.push(("$skiptoken", t.clone()));
+        }
+        out
+    }
+}
+
 fn integer(option: &'static str, value: &str, min: u32, max: u32) -> Result<u32, QueryError> {
     let invalid = || QueryError::InvalidValue {
         option,
