@@ -7,6 +7,15 @@
 //! `docs/partner-formats.md` §2 and the published `alerts/entities/alerts/v2` sample
 //! (`../shared/fixtures/edr/crowdstrike_alerts_entities_v2_cloud_ioa_response.json`).
 //!
+//! The scenario generator attaches rendering hints to each Falcon alert (`additional_data` under
+//! [`HINTS_KEY`]: the tenant's CID, product, device id, MITRE tactic/technique, AD domain); they are
+//! used when present and never rendered themselves. Without them everything is derived (CID from
+//! the tenant id, MITRE from the category, product from the sub-provider or the id).
+//!
+//! Beyond the contract's field list the record also carries `assigned_to_uid` (the assignee's
+//! user id/e-mail, as real Falcon entities do), `sha1`, `seconds_to_triaged`/`_resolved`,
+//! `source_products`, `source_vendors` and `data_domains`.
+//!
 //! It is deliberately written without the adapter's mapping (the adapter lives in another crate and
 //! must be tested against an independent rendering). Where Graph carries something Falcon cannot,
 //! the mock follows what a tenant managed through Vigil would look like: a dismissed alert is

@@ -272,7 +272,8 @@ impl FalconProvider {
         Ok((env.resources, total))
     }
 
-    /// A 2xx answer whose `errors` is not empty and that has no resources is still a failure.
+    /// A 2xx answer with an `errors` entry other than a 404 (an unknown id) is still a failure:
+    /// its resources may be incomplete.
     fn fail_on_errors(
         &self,
         resp: &HttpResponse,
@@ -313,6 +314,8 @@ impl FalconProvider {
             Err(e) => return Err(e),
         };
         let env: Envelope<FalconAlert> = resp.json(&self.http)?;
+        // 404 entries name ids that vanished; any other error means alerts may be missing.
+        self.fail_on_errors(&resp, &env.errors)?;
         Ok(env.resources)
     }
 
