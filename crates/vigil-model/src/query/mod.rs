@@ -60,6 +60,16 @@
 //! - Comparing two properties, arithmetic, `has`, and functions other than `startswith`,
 //!   `endswith`, `contains` are not supported (400, named in the message).
 //! - Undeclared (open-type) properties cannot be used in queries.
+//! - Keywords and function names are case-insensitive (`AND`, `StartsWith`); lambda variable
+//!   names are case-sensitive and may not reuse an enclosing lambda's name. Unqualified names
+//!   inside a lambda refer to the resource (`$it`), as in OData. A Boolean property may stand
+//!   alone (`userStates/any(u: u/isVpn)`), and a boolean expression may be compared with
+//!   `true`/`false` (`startswith(title,'x') eq true`).
+//! - `to_odata` prints what Graph accepts, with two exceptions that come from our leniency:
+//!   a GUID literal compared with a string property stays an unquoted GUID (Graph would reject
+//!   it on its `Edm.String` properties), and quoted DateTimeOffset literals are printed
+//!   unquoted (that one Graph accepts). A provider pushing filters to real Graph should push
+//!   only what it recognises.
 //!
 //! # Limits against hostile input
 //! - [`MAX_EXPRESSION_LENGTH`] characters per `$filter`/`$orderby`/`$select` value,

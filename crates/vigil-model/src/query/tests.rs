@@ -1484,3 +1484,13 @@ fn identity_protection_schemas() {
     let ob = parse_orderby("location/city desc, riskLevel", &RISK_DETECTION).unwrap();
     assert_eq!(ob.to_odata(), "location/city desc,riskLevel");
 }
+
+#[test]
+fn parsed_options_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>(_: &T) {}
+    let q = QueryOptions::parse(&pairs(&[("$filter", "tags/any(t: t eq 'x')")]), &ALERT).unwrap();
+    assert_send_sync(&q);
+    let f = q.filter.unwrap();
+    let handle = std::thread::spawn(move || f.matches(&alert_a()));
+    assert!(!handle.join().unwrap());
+}
