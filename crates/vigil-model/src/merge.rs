@@ -197,23 +197,19 @@ impl VigilSource {
             .and_then(|v| Vec::<VigilSource>::deserialize(v).ok())
             .unwrap_or_default()
     }
+}
 
-    fn to_value(&self) -> Value {
-        let mut m = Map::with_capacity(6);
-        m.insert("provider".into(), Value::String(self.provider.clone()));
-        m.insert("vendor".into(), opt_string(&self.vendor));
-        m.insert("product".into(), opt_string(&self.product));
-        m.insert(
-            "providerAlertId".into(),
-            Value::String(self.provider_alert_id.clone()),
-        );
-        m.insert("status".into(), Value::String(self.status.as_str().into()));
-        m.insert(
-            "severity".into(),
-            Value::String(self.severity.as_str().into()),
-        );
-        Value::Object(m)
-    }
+/// The `vigilSources` entry of one source (the JSON form of [`VigilSource`]).
+fn source_value(s: &SourcedAlert) -> Value {
+    let a = &s.alert;
+    let mut m = Map::with_capacity(6);
+    m.insert("provider".into(), Value::String(s.provider.clone()));
+    m.insert("vendor".into(), opt_string(&a.vendor_information.vendor));
+    m.insert("product".into(), opt_string(&a.vendor_information.provider));
+    m.insert("providerAlertId".into(), Value::String(a.id.clone()));
+    m.insert("status".into(), Value::String(a.status.as_str().into()));
+    m.insert("severity".into(), Value::String(a.severity.as_str().into()));
+    Value::Object(m)
 }
 
 fn opt_string(s: &Option<String>) -> Value {
@@ -251,60 +247,112 @@ where
 /// Merges the alerts of every provider: exact duplicates are dropped, cross-provider duplicates
 /// are folded (see the module documentation). The result is sorted by id and depends only on the
 /// set of inputs, never on their order.
-pub fn merge(alerts: Vec<SourcedAlert>, rule: &FingerprintRule) -> Vec<Alert> {
-    let mut slots = dedup_exact(alerts);
-    let n = slots.len();
+pub fn merge(mut alerts: Vec<SourcedAlert>, rule: &FingerprintRule) -> Vec<Alert> {
+    // Alerts are large and scattered in memory: they are never moved by a sort, and they are
+    // visited in input (memory) order wherever the order does not matter, because at 100k
+    // alerts cache misses, not arithmetic, dominate. `order[i]` is the input position of the
+    // i-th kept alert in canonical (provider, id) order; "index" below means that canonical
+    // index, which is what makes every decision independent of the input order.
+    let order = canonical_order(&alerts);
+    let n = order.len();
     if n == 0 {
         return Vec::new();
     }
-    // From here on, index i is the i-th alert in canonical (provider, id) order.
-    let facts: Vec<Facts> = slots.iter().map(|s| Facts::of(s.as_ref(), rule)).collect();
-    let provider_index = provider_indices(&slots);
+    let mut canonical = vec![u32::MAX; alerts.len()];
+    for (i, &k) in order.iter().enumerate() {
+        canonical[k as usize] = i as u32;
+    }
+    let mut names: Vec<&str> = alerts.iter().map(|s| s.provider.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
 
-    let edges = candidate_edges(&slots, &facts, rule);
-    let mut groups = UnionFind::new(n, &facts, &provider_index);
+    // One pass over the alerts; grouping then touches only `facts` and `postings`, which are
+    // small and contiguous.
+    let mut facts: Vec<Facts> = vec![Facts::default(); n];
+    let mut postings: Vec<(u64, i64, u32)> = Vec::with_capacity(n * 4);
+    let mut scratch = Scratch::default();
+    for (s, &i) in alerts.iter().zip(&canonical) {
+        if i == u32::MAX {
+            continue; // an exact duplicate that lost
+        }
+        let provider = names.binary_search(&s.provider.as_str()).unwrap_or(0) as u32;
+        let f = Facts::of(s, provider, rule, &mut scratch);
+        if let Some(t) = f.time {
+            postings.extend(scratch.keys.iter().map(|&k| (k, t, i)));
+        }
+        facts[i as usize] = f;
+    }
+    drop(names);
+
+    let edges = candidate_edges(postings, &facts, rule);
+    let mut sets = UnionFind::new(&facts);
     for e in &edges {
-        groups.union(e.a as usize, e.b as usize, rule);
+        sets.union(e.a as usize, e.b as usize, rule);
     }
 
-    // Collect members per root, in canonical order.
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for i in 0..n {
-        let r = groups.find(i);
-        members[r].push(i as u32);
+    // Members grouped by root, each group in canonical order.
+    let mut by_root: Vec<(u32, u32)> = (0..n).map(|i| (sets.find(i) as u32, i as u32)).collect();
+    by_root.sort_unstable();
+    let source = |i: u32| &alerts[order[i as usize] as usize];
+    let mut groups: Vec<(String, &[(u32, u32)])> = Vec::with_capacity(n);
+    for members in by_root.chunk_by(|a, b| a.0 == b.0) {
+        let id = match members {
+            [(_, only)] => source(*only).alert.id.clone(),
+            _ => unified_id(members.iter().map(|&(_, i)| {
+                let s = source(i);
+                (s.provider.as_str(), s.alert.id.as_str())
+            })),
+        };
+        groups.push((id, members));
     }
-    let mut out = Vec::with_capacity(n);
-    for group in members.into_iter().filter(|g| !g.is_empty()) {
-        let sources: Vec<SourcedAlert> = group
+
+    // The output is sorted by id (sorting these small pairs moves no alert); the groups are
+    // then folded in the input order of their first member and put in place.
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut by_memory: Vec<(u32, u32)> = groups
+        .iter()
+        .enumerate()
+        .map(|(g, (_, members))| {
+            let first = members.iter().map(|&(_, i)| order[i as usize]).min();
+            (first.unwrap_or(0), g as u32)
+        })
+        .collect();
+    by_memory.sort_unstable();
+
+    let mut out: Vec<Option<Alert>> = Vec::new();
+    out.resize_with(groups.len(), || None);
+    for (_, g) in by_memory {
+        let (id, members) = &mut groups[g as usize];
+        let sources: Vec<SourcedAlert> = members
             .iter()
-            .filter_map(|&i| slots[i as usize].take())
+            .map(|&(_, i)| std::mem::take(&mut alerts[order[i as usize] as usize]))
             .collect();
-        out.push(fold(sources));
+        out[g as usize] = Some(fold(std::mem::take(id), sources));
     }
-    out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    out
+    out.into_iter().flatten().collect()
 }
 
 // ---- step 1: exact duplicates ---------------------------------------------------------------
 
-/// Sorts by `(provider, id)` and keeps one copy per pair; returns `Some` slots in canonical order
-/// (slots are `Option` so that the fold can take each alert out without cloning).
-fn dedup_exact(mut alerts: Vec<SourcedAlert>) -> Vec<Option<SourcedAlert>> {
-    alerts.sort_unstable_by(|a, b| {
-        (a.provider.as_str(), a.alert.id.as_str()).cmp(&(b.provider.as_str(), b.alert.id.as_str()))
-    });
-    let mut out: Vec<Option<SourcedAlert>> = Vec::with_capacity(alerts.len());
-    for a in alerts {
-        if let Some(Some(last)) = out.last_mut()
-            && last.provider == a.provider
-            && last.alert.id == a.alert.id
+/// The positions of the alerts to keep, in canonical `(provider, id)` order, one per pair.
+fn canonical_order(alerts: &[SourcedAlert]) -> Vec<u32> {
+    let key = |k: u32| {
+        let s = &alerts[k as usize];
+        (s.provider.as_str(), s.alert.id.as_str())
+    };
+    let mut idx: Vec<u32> = (0..alerts.len() as u32).collect();
+    idx.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+    let mut out: Vec<u32> = Vec::with_capacity(idx.len());
+    for k in idx {
+        if let Some(last) = out.last_mut()
+            && key(*last) == key(k)
         {
-            if prefer_copy(&a.alert, &last.alert) {
-                *last = a;
+            if prefer_copy(&alerts[k as usize].alert, &alerts[*last as usize].alert) {
+                *last = k;
             }
             continue;
         }
-        out.push(Some(a));
+        out.push(k);
     }
     out
 }
@@ -324,26 +372,10 @@ fn prefer_copy(a: &Alert, b: &Alert) -> bool {
     }
 }
 
-fn provider_indices(slots: &[Option<SourcedAlert>]) -> Vec<u32> {
-    // Slots are sorted by provider, so equal providers are adjacent.
-    let mut out = Vec::with_capacity(slots.len());
-    let mut current: Option<&str> = None;
-    let mut index = 0u32;
-    for s in slots.iter().flatten() {
-        if let Some(c) = current
-            && c != s.provider
-        {
-            index += 1;
-        }
-        current = Some(&s.provider);
-        out.push(index);
-    }
-    out
-}
-
 // ---- step 2: per-alert facts and keys -------------------------------------------------------
 
 /// What grouping needs to know of one alert, computed once.
+#[derive(Clone, Copy, Default)]
 struct Facts {
     /// Event time in ms since the epoch; `None`: never folded.
     time: Option<i64>,
@@ -353,24 +385,25 @@ struct Facts {
     category: Option<u64>,
     /// Hash of the normalised title; `None`: compatible with any.
     title: Option<u64>,
-    /// Fingerprint keys (deduplicated).
+    /// Index of the provider instance (canonical order).
+    provider: u32,
+}
+
+/// Buffers reused for every alert, so that key extraction allocates nothing per alert.
+#[derive(Default)]
+struct Scratch {
+    bytes: Vec<u8>,
+    hosts: Vec<u64>,
+    users: Vec<u64>,
+    /// The keys of the alert last passed to [`Facts::of`] (deduplicated).
     keys: Vec<u64>,
 }
 
 impl Facts {
-    fn of(s: Option<&SourcedAlert>, rule: &FingerprintRule) -> Self {
-        let Some(s) = s else {
-            return Self {
-                time: None,
-                tenant: 0,
-                category: None,
-                title: None,
-                keys: Vec::new(),
-            };
-        };
+    /// The facts of `s`; its keys are left in `sc.keys`.
+    fn of(s: &SourcedAlert, provider: u32, rule: &FingerprintRule, sc: &mut Scratch) -> Self {
         let a = &s.alert;
-        let mut scratch = Vec::with_capacity(64);
-        let tenant = hash_lower(&mut scratch, &a.azure_tenant_id);
+        let tenant = hash_lower(&mut sc.bytes, &a.azure_tenant_id);
         let time = a
             .event_date_time
             .or(a.created_date_time)
@@ -378,19 +411,21 @@ impl Facts {
         let category = a
             .category
             .as_deref()
-            .and_then(|c| hash_label(&mut scratch, c));
-        let title = a.title.as_deref().and_then(|t| hash_label(&mut scratch, t));
-        let keys = if time.is_some() {
-            entity_keys(a, tenant, rule, &mut scratch)
-        } else {
-            Vec::new()
-        };
+            .and_then(|c| hash_label(&mut sc.bytes, c));
+        let title = a
+            .title
+            .as_deref()
+            .and_then(|t| hash_label(&mut sc.bytes, t));
+        sc.keys.clear();
+        if time.is_some() {
+            entity_keys(a, tenant, rule, sc);
+        }
         Self {
             time,
             tenant,
             category,
             title,
-            keys,
+            provider,
         }
     }
 }
@@ -401,9 +436,15 @@ const KIND_HOST: u8 = 3;
 const KIND_USER: u8 = 4;
 const KIND_IP: u8 = 5;
 
-fn entity_keys(a: &Alert, tenant: u64, rule: &FingerprintRule, scratch: &mut Vec<u8>) -> Vec<u64> {
+/// Fills `sc.keys` (cleared by the caller) with the alert's fingerprint keys.
+fn entity_keys(a: &Alert, tenant: u64, rule: &FingerprintRule, sc: &mut Scratch) {
     let wants = |k: EntityKind| rule.entities.contains(&k);
-    let mut keys = Vec::with_capacity(8);
+    let Scratch {
+        bytes: scratch,
+        hosts,
+        users,
+        keys,
+    } = sc;
 
     if wants(EntityKind::FileHash) {
         let hashes = a
@@ -422,7 +463,7 @@ fn entity_keys(a: &Alert, tenant: u64, rule: &FingerprintRule, scratch: &mut Vec
 
     let need_hosts = wants(EntityKind::HostUser) || wants(EntityKind::Host);
     let need_users = wants(EntityKind::HostUser) || wants(EntityKind::User);
-    let mut hosts: Vec<u64> = Vec::new();
+    hosts.clear();
     if need_hosts {
         for h in &a.host_states {
             if let Some(f) = h.fqdn.as_deref()
@@ -439,7 +480,7 @@ fn entity_keys(a: &Alert, tenant: u64, rule: &FingerprintRule, scratch: &mut Vec
         hosts.sort_unstable();
         hosts.dedup();
     }
-    let mut users: Vec<u64> = Vec::new();
+    users.clear();
     if need_users {
         for u in &a.user_states {
             if let Some(id) = u.aad_user_id.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -453,8 +494,8 @@ fn entity_keys(a: &Alert, tenant: u64, rule: &FingerprintRule, scratch: &mut Vec
         users.dedup();
     }
     if wants(EntityKind::HostUser) {
-        for &h in &hosts {
-            for &u in &users {
+        for &h in hosts.iter() {
+            for &u in users.iter() {
                 keys.push(combine(KIND_HOST_USER, tenant, h, u));
             }
         }
@@ -475,11 +516,11 @@ fn entity_keys(a: &Alert, tenant: u64, rule: &FingerprintRule, scratch: &mut Vec
     };
     if wants(EntityKind::Ip) {
         for h in &a.host_states {
-            push_ip(h.private_ip_address.as_deref(), &mut keys);
-            push_ip(h.public_ip_address.as_deref(), &mut keys);
+            push_ip(h.private_ip_address.as_deref(), keys);
+            push_ip(h.public_ip_address.as_deref(), keys);
         }
         for u in &a.user_states {
-            push_ip(u.logon_ip.as_deref(), &mut keys);
+            push_ip(u.logon_ip.as_deref(), keys);
         }
     }
     if wants(EntityKind::NetworkIp) {
@@ -490,16 +531,15 @@ fn entity_keys(a: &Alert, tenant: u64, rule: &FingerprintRule, scratch: &mut Vec
                 &c.nat_source_address,
                 &c.nat_destination_address,
             ] {
-                push_ip(s.as_deref(), &mut keys);
+                push_ip(s.as_deref(), keys);
             }
         }
         for c in &a.cloud_app_states {
-            push_ip(c.destination_service_ip.as_deref(), &mut keys);
+            push_ip(c.destination_service_ip.as_deref(), keys);
         }
     }
     keys.sort_unstable();
     keys.dedup();
-    keys
 }
 
 /// The first DNS label of a host name (`WS-1.corp.contoso.com.` → `WS-1`); `None` for an empty
@@ -594,19 +634,13 @@ struct Edge {
     b: u32,
 }
 
+/// Candidate pairs from the `(key, event time, index)` postings of every alert.
 fn candidate_edges(
-    slots: &[Option<SourcedAlert>],
+    mut postings: Vec<(u64, i64, u32)>,
     facts: &[Facts],
     rule: &FingerprintRule,
 ) -> Vec<Edge> {
-    let total: usize = facts.iter().map(|f| f.keys.len()).sum();
-    // (key, time, index): sorting groups each key's alerts, in time order.
-    let mut postings: Vec<(u64, i64, u32)> = Vec::with_capacity(total);
-    for (i, f) in facts.iter().enumerate() {
-        if let Some(t) = f.time {
-            postings.extend(f.keys.iter().map(|&k| (k, t, i as u32)));
-        }
-    }
+    // Sorting groups each key's alerts, in time order.
     postings.sort_unstable();
 
     let window = i64::try_from(rule.window_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -623,7 +657,7 @@ fn candidate_edges(
                 if dt > window {
                     break;
                 }
-                if compatible(slots, facts, i as usize, j as usize, rule) {
+                if compatible(&facts[i as usize], &facts[j as usize], rule) {
                     edges.push(Edge {
                         dt: dt.unsigned_abs(),
                         a: i.min(j),
@@ -639,26 +673,13 @@ fn candidate_edges(
     edges
 }
 
-/// The pairwise test: different providers, same tenant, compatible category and title.
-fn compatible(
-    slots: &[Option<SourcedAlert>],
-    facts: &[Facts],
-    i: usize,
-    j: usize,
-    rule: &FingerprintRule,
-) -> bool {
-    let (Some(a), Some(b)) = (&slots[i], &slots[j]) else {
-        return false;
-    };
-    let (fa, fb) = (&facts[i], &facts[j]);
+/// The pairwise test: different providers, same tenant (compared by hash of the lower-cased
+/// id), compatible category and title.
+fn compatible(a: &Facts, b: &Facts, rule: &FingerprintRule) -> bool {
     a.provider != b.provider
-        && fa.tenant == fb.tenant
-        && a.alert
-            .azure_tenant_id
-            .trim()
-            .eq_ignore_ascii_case(b.alert.azure_tenant_id.trim())
-        && (!rule.require_compatible_category || labels_agree(fa.category, fb.category))
-        && (!rule.require_same_title || labels_agree(fa.title, fb.title))
+        && a.tenant == b.tenant
+        && (!rule.require_compatible_category || labels_agree(a.category, b.category))
+        && (!rule.require_same_title || labels_agree(a.title, b.title))
 }
 
 fn labels_agree(a: Option<u64>, b: Option<u64>) -> bool {
@@ -681,12 +702,12 @@ struct UnionFind {
 }
 
 impl UnionFind {
-    fn new(n: usize, facts: &[Facts], provider_index: &[u32]) -> Self {
+    fn new(facts: &[Facts]) -> Self {
         Self {
-            parent: (0..n as u32).collect(),
+            parent: (0..facts.len() as u32).collect(),
             category: facts.iter().map(|f| f.category).collect(),
             title: facts.iter().map(|f| f.title).collect(),
-            providers: provider_index.iter().map(|&p| vec![p]).collect(),
+            providers: facts.iter().map(|f| vec![f.provider]).collect(),
         }
     }
 
@@ -816,20 +837,9 @@ fn union_into<T: PartialEq>(acc: &mut Vec<T>, other: Vec<T>) {
     }
 }
 
-/// Folds one group (at least one source, in canonical order) into its unified alert.
-fn fold(mut sources: Vec<SourcedAlert>) -> Alert {
-    let listed: Vec<VigilSource> = sources
-        .iter()
-        .map(|s| VigilSource {
-            provider: s.provider.clone(),
-            vendor: s.alert.vendor_information.vendor.clone(),
-            product: s.alert.vendor_information.provider.clone(),
-            provider_alert_id: s.alert.id.clone(),
-            status: s.alert.status,
-            severity: s.alert.severity,
-        })
-        .collect();
-    let sources_value = Value::Array(listed.iter().map(VigilSource::to_value).collect());
+/// Folds one group (at least one source, in canonical order) into its unified alert, `id`.
+fn fold(id: String, mut sources: Vec<SourcedAlert>) -> Alert {
+    let sources_value = Value::Array(sources.iter().map(source_value).collect());
 
     if sources.len() == 1 {
         let mut alert = match sources.pop() {
@@ -845,11 +855,6 @@ fn fold(mut sources: Vec<SourcedAlert>) -> Alert {
         return alert;
     }
 
-    let id = unified_id(
-        listed
-            .iter()
-            .map(|s| (s.provider.as_str(), s.provider_alert_id.as_str())),
-    );
     // Freshest first, then canonical order (sources arrive in canonical order; the sort is
     // stable).
     sources.sort_by(|a, b| {
@@ -857,16 +862,18 @@ fn fold(mut sources: Vec<SourcedAlert>) -> Alert {
             .last_modified_date_time
             .cmp(&a.alert.last_modified_date_time)
     });
-    let providers: Vec<String> = sources.iter().map(|s| s.provider.clone()).collect();
+    let mut providers: Vec<String> = Vec::with_capacity(sources.len());
     let mut iter = sources.into_iter();
     let Some(first) = iter.next() else {
         return Alert::default();
     };
+    providers.push(first.provider);
     let mut acc = first.alert;
     let mut t = FieldPicks::default();
 
     for (n, s) in iter.enumerate() {
         let src = n + 1;
+        providers.push(s.provider);
         let o = s.alert;
         pick(
             &mut acc.activity_group_name,
@@ -1168,25 +1175,25 @@ mod tests {
 
     #[test]
     fn union_find_refuses_incompatible_groups() {
-        let facts = |category| Facts {
+        let facts = |category, provider| Facts {
             time: Some(0),
             tenant: 0,
             category,
             title: None,
-            keys: Vec::new(),
+            provider,
         };
-        let f = vec![facts(Some(1)), facts(None), facts(Some(2))];
         let rule = FingerprintRule::default();
-        let mut uf = UnionFind::new(3, &f, &[0, 1, 2]);
+        let mut uf = UnionFind::new(&[facts(Some(1), 0), facts(None, 1), facts(Some(2), 2)]);
         uf.union(0, 1, &rule);
         uf.union(1, 2, &rule); // 1 is now category 1 through its group
         assert_eq!(uf.find(0), uf.find(1));
         assert_ne!(uf.find(1), uf.find(2));
 
-        let mut same_provider =
-            UnionFind::new(3, &[facts(None), facts(None), facts(None)], &[0, 1, 0]);
+        let mut same_provider = UnionFind::new(&[facts(None, 0), facts(None, 1), facts(None, 0)]);
         same_provider.union(0, 1, &rule);
         same_provider.union(1, 2, &rule);
         assert_ne!(same_provider.find(2), same_provider.find(0));
+        assert!(!compatible(&facts(None, 3), &facts(None, 3), &rule));
+        assert!(compatible(&facts(None, 3), &facts(Some(9), 4), &rule));
     }
 }
