@@ -8,4 +8,5 @@
 mod falcon;
 mod graph;
 mod http_client;
+mod ocsf;
 mod support;
