@@ -315,6 +315,34 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_truncated_or_mutated_input() {
+        let seeds = [
+            "status:['new','reopened']+severity:>=70+created_timestamp:<'2024-05-01T00:00:00Z'",
+            "product:'épp'+updated_timestamp:>'2024-05-01T00:00:00.123456789Z'",
+        ];
+        let noise = [
+            '\'', '[', ']', ',', '+', ':', '>', '<', '=', '-', ' ', 'é', '9',
+        ];
+        for seed in seeds {
+            let cuts: Vec<usize> = seed.char_indices().map(|(i, _)| i).collect();
+            for &cut in &cuts {
+                let prefix = &seed[..cut];
+                for input in std::iter::once(prefix.to_string()).chain(noise.iter().map(|c| {
+                    let mut s = seed.to_string();
+                    s.insert(cut, *c);
+                    s
+                })) {
+                    if let Ok(f) = Filter::parse(&input) {
+                        // Whatever parses is a real conjunction of typed terms.
+                        assert_eq!(f.terms.is_empty(), input.trim().is_empty(), "{input}");
+                        assert!(f.terms.iter().all(|t| !t.values.is_empty()), "{input}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn refuses_everything_outside_the_subset() {
         for bad in [
             "status:'new',status:'closed'",
