@@ -1074,9 +1074,12 @@ mod props {
             let ob = parse_orderby(orderby, &ALERT).unwrap();
             let mut fast = items.clone();
             ob.sort(&mut fast);
+            let order = ob.sorted_indices(&items);
+            let by_index: Vec<Value> = order.iter().map(|&i| items[i].clone()).collect();
             let mut slow = items;
             slow.sort_by(|a, b| ob.compare(a, b));
             prop_assert_eq!(ids(&fast), ids(&slow));
+            prop_assert_eq!(ids(&by_index), ids(&slow));
         }
 
         /// Generated valid filters: the push-down never excludes a match, and the canonical
