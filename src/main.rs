@@ -1,1 +1,301 @@
-fn main() {}
+//! `vigil`: the command line of the Vigil gateway.
+//!
+//! `vigil serve` runs the gateway; with no configuration it runs the demo (SQLite in the data
+//! directory and the mock provider fleet in-process). `vigil token` mints a demo token,
+//! `vigil migrate` applies migrations, `vigil check-config` explains configuration mistakes,
+//! `vigil providers` lists the configured providers and their capabilities.
+
+use vigil::demo;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vigil_gateway::Config;
+use vigil_gateway::auth::{Claims, mint_hs256};
+use vigil_gateway::config::load_or_create_key;
+
+#[derive(Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Federated security-alert gateway with a Microsoft Graph-compatible API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the demo when no provider is configured).
+    Serve(ServeArgs),
+    /// Print a bearer token the demo accepts (HS256 only).
+    Token(TokenArgs),
+    /// Apply database migrations and exit.
+    Migrate(CommonArgs),
+    /// Validate a configuration and name every mistake.
+    CheckConfig(CommonArgs),
+    /// List the configured providers and their capabilities.
+    Providers(CommonArgs),
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// TOML configuration file (every key can also be set as VIGIL_<KEY>, nested with `__`).
+    #[arg(long, env = "VIGIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, generated keys).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on (port 0: a free port; the log says which).
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Tenant id (default: the demo's first tenant).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Comma-separated permissions (default: read and write on alerts and identity risk).
+    #[arg(long, value_delimiter = ',')]
+    scopes: Option<Vec<String>>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 8 * 3600)]
+    ttl_secs: i64,
+    /// List the demo's tenants instead.
+    #[arg(long)]
+    list_tenants: bool,
+}
+
+/// The object id of the demo's analyst (a fixed, made-up GUID).
+const DEMO_USER_OBJECT_ID: &str = "5f0e2a6c-0de0-4d3e-9a11-7c2f00d3a11a";
+
+fn load(common: &CommonArgs) -> Result<Config, String> {
+    let mut cfg = Config::load(common.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(d) = &common.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    Ok(cfg)
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("VIGIL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    let json = std::env::var("VIGIL_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => {
+                init_tracing();
+                serve(args).await
+            }
+            Command::Token(args) => token(args),
+            Command::Migrate(args) => {
+                init_tracing();
+                migrate(args).await
+            }
+            Command::CheckConfig(args) => check_config(args),
+            Command::Providers(args) => providers(args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut cfg = load(&args.common)?;
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let demo = if cfg.providers.is_empty() {
+        Some(demo::start(&mut cfg).await?)
+    } else {
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let data_dir = cfg.data_dir.clone();
+    let state = vigil_gateway::build_state(cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(%addr, "vigil listening");
+    if let Some(d) = &demo {
+        demo::print_instructions(&addr, &data_dir, d);
+    }
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            shutdown.cancel();
+        });
+    }
+    let served = vigil_gateway::run(state, listener, shutdown).await;
+    if let Some(d) = demo {
+        d.fleet.shutdown().await;
+    }
+    served.map_err(|e| e.to_string())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn token(args: TokenArgs) -> Result<(), String> {
+    if args.list_tenants {
+        for t in vigil_mock::scenario::TenantSpec::defaults() {
+            println!("{}\t{}", t.id, t.display_name);
+        }
+        return Ok(());
+    }
+    let cfg = load(&args.common)?;
+    if cfg.auth.mode != "hs256" {
+        return Err(format!(
+            "vigil token only mints HS256 tokens, and auth.mode is '{}': get tokens from your identity provider",
+            cfg.auth.mode
+        ));
+    }
+    let key = load_or_create_key(&cfg.hs256_key_path())
+        .map_err(|e| format!("cannot read or create the signing key: {e}"))?;
+    let tenant = match args.tenant {
+        Some(t) => t,
+        None => vigil_mock::scenario::TenantSpec::defaults()
+            .first()
+            .map(|t| t.id.clone())
+            .ok_or("no demo tenant")?,
+    };
+    let domain = vigil_mock::scenario::TenantSpec::defaults()
+        .into_iter()
+        .find(|t| t.id.eq_ignore_ascii_case(&tenant))
+        .map(|t| t.domain)
+        .unwrap_or_else(|| "vigil.local".to_string());
+    let scopes = args.scopes.unwrap_or_else(|| {
+        [
+            "SecurityEvents.Read.All",
+            "SecurityEvents.ReadWrite.All",
+            "IdentityRiskEvent.Read.All",
+            "IdentityRiskyUser.Read.All",
+            "IdentityRiskyUser.ReadWrite.All",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    });
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        iss: Some(cfg.auth.issuer.clone()),
+        aud: Some(cfg.auth.audience.clone()),
+        sub: Some("vigil-demo-analyst".into()),
+        exp: now + args.ttl_secs.max(60),
+        nbf: Some(now - 30),
+        iat: Some(now),
+        tid: Some(tenant),
+        oid: Some(DEMO_USER_OBJECT_ID.into()),
+        scp: Some(scopes.join(" ")),
+        appid: Some("vigil-cli".into()),
+        upn: Some(format!("analyst@{domain}")),
+        ..Claims::default()
+    };
+    let token = mint_hs256(&key, &claims).map_err(|e| format!("cannot sign: {e}"))?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn migrate(args: CommonArgs) -> Result<(), String> {
+    let cfg = load(&args)?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| e.to_string())?;
+    let store = vigil_store::connect(&cfg.database_url())
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    println!("migrations applied ({:?})", store.engine());
+    Ok(())
+}
+
+fn check_config(args: CommonArgs) -> Result<(), String> {
+    let cfg = load(&args)?;
+    if let Err(e) = vigil_gateway::app::build_providers(&cfg) {
+        return Err(format!("invalid configuration:\n  - {e}"));
+    }
+    println!(
+        "configuration is valid: {} provider(s){}",
+        cfg.providers.len(),
+        if cfg.providers.is_empty() {
+            " (vigil serve will run the demo)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn providers(args: CommonArgs) -> Result<(), String> {
+    let cfg = load(&args)?;
+    let built = vigil_gateway::app::build_providers(&cfg).map_err(|e| e.to_string())?;
+    let list: Vec<serde_json::Value> = built
+        .iter()
+        .map(|p| serde_json::json!({"info": p.info(), "capabilities": p.capabilities()}))
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}

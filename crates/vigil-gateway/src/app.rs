@@ -1,0 +1,130 @@
+//! Building and running the gateway: one `run()` used by `vigil serve` and by the tests.
+
+use crate::auth::{Hs256Verifier, Verifier};
+use crate::config::{Config, ProviderConfig, load_or_create_key};
+use crate::context::request_context;
+use crate::fanout::AnswerCache;
+use crate::federation::{Federation, Registry};
+use crate::routes;
+use crate::skiptoken::SkipTokenSigner;
+use crate::state::{AppInner, AppState};
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
+use vigil_providers::Provider;
+
+/// A start-up failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("storage: {0}")]
+    Store(#[from] vigil_store::StoreError),
+    #[error("provider: {0}")]
+    Provider(#[from] vigil_providers::ProviderError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds one adapter per configured provider.
+pub fn build_providers(cfg: &Config) -> Result<Vec<Arc<dyn Provider>>, StartError> {
+    cfg.providers
+        .iter()
+        .map(|p| -> Result<Arc<dyn Provider>, StartError> {
+            Ok(match p {
+                ProviderConfig::Graph(c) => {
+                    Arc::new(vigil_providers::graph::GraphProvider::new(c.clone())?)
+                }
+                ProviderConfig::Falcon(c) => {
+                    Arc::new(vigil_providers::falcon::FalconProvider::new(c.clone())?)
+                }
+                ProviderConfig::Ocsf(c) => {
+                    Arc::new(vigil_providers::ocsf::OcsfProvider::new(c.clone())?)
+                }
+            })
+        })
+        .collect()
+}
+
+/// Builds the state: store connected and migrated, keys loaded, providers built.
+pub async fn build_state(cfg: Config) -> Result<AppState, StartError> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let store = vigil_store::connect(&cfg.database_url()).await?;
+    store.migrate().await?;
+    let verifier: Verifier = match cfg.auth.mode.as_str() {
+        "hs256" => {
+            let key = load_or_create_key(&cfg.hs256_key_path())?;
+            Arc::new(Hs256Verifier::new(
+                &key,
+                &cfg.auth.issuer,
+                &cfg.auth.audience,
+            ))
+        }
+        other => {
+            return Err(StartError::Config(format!(
+                "auth.mode '{other}' is not supported"
+            )));
+        }
+    };
+    let skip_key = load_or_create_key(&cfg.skiptoken_key_path())?;
+    let providers = build_providers(&cfg)?;
+    let federation = Federation {
+        registry: Registry::new(providers),
+        cache: AnswerCache::new(Duration::from_secs(cfg.cache.ttl_secs), cfg.cache.max_bytes),
+        store,
+        rule: cfg.federation.fingerprint.clone(),
+        timeout: Duration::from_millis(cfg.federation.provider_timeout_ms),
+    };
+    Ok(AppState(Arc::new(AppInner {
+        skiptokens: SkipTokenSigner::new(&skip_key),
+        verifier,
+        federation,
+        config: cfg,
+    })))
+}
+
+/// The HTTP application over a state.
+pub fn app(state: AppState) -> Router {
+    let security_headers = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
+    ];
+    let mut router = routes::router()
+        .with_state(state)
+        .layer(axum::middleware::from_fn(request_context));
+    for (name, value) in security_headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        |_panic: Box<dyn std::any::Any + Send>| {
+            axum::response::IntoResponse::into_response(crate::error::ApiError::Internal(
+                "handler panicked".into(),
+            ))
+        },
+    ))
+}
+
+/// Serves `state` on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

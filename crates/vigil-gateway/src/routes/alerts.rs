@@ -1,0 +1,415 @@
+//! `/security/alerts`: list, `$count`, get — Graph's legacy alert API over every provider.
+
+use crate::auth::{Need, Principal};
+use crate::error::ApiError;
+use crate::fanout::ProviderOutcome;
+use crate::federation::{AlertQuery, WalkState};
+use crate::odata::{self, ApiVersion};
+use crate::skiptoken::SkipTokenSigner;
+use crate::state::AppState;
+use axum::Extension;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use vigil_model::Alert;
+use vigil_model::merge::{SourcedAlert, merge};
+use vigil_model::query::{ALERT, QueryOptions, alert_push_down};
+
+/// The collection key carrying the per-provider status block.
+pub const PROVIDER_STATUS_KEY: &str = "@vigil.providerStatus";
+
+/// Everything a list needs, parsed from the request.
+struct ListInput {
+    opts: QueryOptions,
+    query: AlertQuery,
+    binding: String,
+    pairs: Vec<(String, String)>,
+}
+
+fn parse_list(
+    st: &AppState,
+    principal: &Principal,
+    raw: Option<&str>,
+) -> Result<ListInput, ApiError> {
+    let pairs = odata::query_pairs(raw);
+    let opts = QueryOptions::parse(&pairs, &ALERT)?;
+    let top = opts.top.unwrap_or(st.config.federation.default_top);
+    let push_down = opts
+        .filter
+        .as_ref()
+        .map(alert_push_down)
+        .unwrap_or_default();
+    let canonical = format!(
+        "f={}|o={}|s={}|t={}|c={}",
+        opts.filter
+            .as_ref()
+            .map(|f| f.to_odata())
+            .unwrap_or_default(),
+        opts.orderby
+            .as_ref()
+            .map(|o| o.to_odata())
+            .unwrap_or_default(),
+        opts.select
+            .as_ref()
+            .map(|s| s.to_odata())
+            .unwrap_or_default(),
+        top,
+        opts.count
+    );
+    let binding = SkipTokenSigner::binding(&principal.tenant_id.to_ascii_lowercase(), &canonical);
+    let query = AlertQuery {
+        filter: opts.filter.clone(),
+        orderby: opts.orderby.clone(),
+        top,
+        push_down,
+    };
+    Ok(ListInput {
+        opts,
+        query,
+        binding,
+        pairs,
+    })
+}
+
+fn warning_headers(headers: &mut HeaderMap, outcomes: &[ProviderOutcome]) {
+    for o in outcomes.iter().filter(|o| o.failed()) {
+        if let Ok(v) = HeaderValue::from_str(&o.warning()) {
+            headers.append(header::WARNING, v);
+        }
+    }
+}
+
+fn status_for(outcomes: &[ProviderOutcome]) -> StatusCode {
+    if outcomes.iter().any(ProviderOutcome::failed) {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// Serializes alerts for a caller, applying `$select`.
+fn render(alerts: Vec<Alert>, select: Option<&vigil_model::query::Select>) -> Vec<Value> {
+    alerts
+        .into_iter()
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .map(|mut v| {
+            if let Some(s) = select {
+                s.apply(&mut v);
+            }
+            v
+        })
+        .collect()
+}
+
+/// JSON with an ETag; `304` when the caller already has it.
+fn json_response(
+    status: StatusCode,
+    body: &Value,
+    req_headers: &HeaderMap,
+    extra: HeaderMap,
+) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let etag = odata::etag_of(&bytes);
+    let mut resp = if status == StatusCode::OK && odata::if_none_match(req_headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = (status, bytes).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;odata.metadata=minimal;charset=utf-8"),
+        );
+        r
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert("odata-version", HeaderValue::from_static("4.0"));
+    h.extend(extra);
+    Ok(resp)
+}
+
+fn context_url(
+    base: &str,
+    version: ApiVersion,
+    select: Option<&vigil_model::query::Select>,
+    entity: bool,
+) -> String {
+    let sel = select
+        .map(|s| format!("({})", s.names().join(",")))
+        .unwrap_or_default();
+    let suffix = if entity { "/$entity" } else { "" };
+    format!(
+        "{base}/{}/$metadata#security/alerts{sel}{suffix}",
+        version.segment()
+    )
+}
+
+/// `GET /security/alerts`
+pub async fn list_alerts(
+    State(st): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    principal: Principal,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require(Need::READ_ALERTS)?;
+    let input = parse_list(&st, &principal, raw.as_deref())?;
+    let first_page = input.opts.skiptoken.is_none();
+    let state = match &input.opts.skiptoken {
+        Some(t) => st
+            .skiptokens
+            .verify::<WalkState>(&input.binding, t)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        None => WalkState::default(),
+    };
+    let bypass = odata::no_cache(&headers);
+    let page = st
+        .federation
+        .list_page(&principal.tenant_id, &input.query, state, bypass)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut alerts = page.alerts;
+    if let Some(o) = &input.query.orderby {
+        sort_alerts(&mut alerts, o);
+    }
+    if first_page {
+        let skip = input.opts.skip.unwrap_or(0) as usize;
+        alerts.drain(..skip.min(alerts.len()));
+    }
+    let base = odata::base_url(&st.config.public_url, &headers);
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        Value::String(context_url(
+            &base,
+            version,
+            input.opts.select.as_ref(),
+            false,
+        )),
+    );
+    if input.opts.count {
+        let total = count_all(&st, &principal, &input.query).await?;
+        body.insert("@odata.count".into(), Value::from(total));
+    }
+    if let Some(next) = &page.next {
+        let token = st.skiptokens.sign(&input.binding, next);
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::String(odata::next_link(&base, uri.path(), &input.pairs, &token)),
+        );
+    }
+    body.insert(
+        PROVIDER_STATUS_KEY.into(),
+        serde_json::to_value(&page.outcomes).unwrap_or(Value::Null),
+    );
+    body.insert(
+        "value".into(),
+        Value::Array(render(alerts, input.opts.select.as_ref())),
+    );
+    let mut extra = HeaderMap::new();
+    warning_headers(&mut extra, &page.outcomes);
+    json_response(
+        status_for(&page.outcomes),
+        &Value::Object(body),
+        &headers,
+        extra,
+    )
+}
+
+fn sort_alerts(alerts: &mut [Alert], orderby: &vigil_model::query::OrderBy) {
+    // OrderBy compares serialized resources; serialize once, sort indices, then permute.
+    let values: Vec<Value> = alerts
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
+        .collect();
+    let idx = orderby.sorted_indices(&values);
+    let mut sorted: Vec<Alert> = idx.into_iter().map(|i| alerts[i].clone()).collect();
+    alerts.swap_with_slice(&mut sorted);
+}
+
+/// Walks the whole federation for a count (cached provider answers make repeats cheap).
+async fn count_all(
+    st: &AppState,
+    principal: &Principal,
+    query: &AlertQuery,
+) -> Result<usize, ApiError> {
+    let mut q = query.clone();
+    q.top = vigil_model::query::MAX_TOP;
+    q.orderby = None;
+    let mut state = WalkState::default();
+    let mut total = 0usize;
+    loop {
+        let page = st
+            .federation
+            .list_page(&principal.tenant_id, &q, state, false)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        total += page.alerts.len();
+        if total > st.config.federation.max_count_items {
+            return Err(ApiError::BadRequest(format!(
+                "More than {} alerts match; narrow the $filter to count them.",
+                st.config.federation.max_count_items
+            )));
+        }
+        match page.next {
+            Some(n) => state = n,
+            None => return Ok(total),
+        }
+    }
+}
+
+/// `GET /security/alerts/$count`
+pub async fn count_alerts(
+    State(st): State<AppState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require(Need::READ_ALERTS)?;
+    let pairs = odata::query_pairs(raw.as_deref());
+    odata::reject_options_except(&pairs, &["filter"])?;
+    let input = parse_list(&st, &principal, raw.as_deref())?;
+    let total = count_all(&st, &principal, &input.query).await?;
+    let mut resp = total.to_string().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=utf-8"),
+    );
+    Ok(resp)
+}
+
+/// `GET /security/alerts/{id}`: by unified id or by any provider's own id.
+pub async fn get_alert(
+    State(st): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require(Need::READ_ALERTS)?;
+    let pairs = odata::query_pairs(raw.as_deref());
+    odata::reject_options_except(&pairs, &["select"])?;
+    let opts = QueryOptions::parse(&pairs, &ALERT)?;
+    let (alert, outcomes) = fetch_one(&st, &principal.tenant_id, &id).await?;
+    let Some(alert) = alert else {
+        let mut resp = ApiError::NotFound(format!("Alert '{id}' was not found.")).into_response();
+        warning_headers(resp.headers_mut(), &outcomes);
+        return Ok(resp);
+    };
+    let base = odata::base_url(&st.config.public_url, &headers);
+    let mut v = render(vec![alert], opts.select.as_ref())
+        .pop()
+        .unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        let mut out = Map::with_capacity(m.len() + 1);
+        out.insert(
+            "@odata.context".into(),
+            Value::String(context_url(&base, version, opts.select.as_ref(), true)),
+        );
+        out.extend(std::mem::take(m));
+        *m = out;
+    }
+    let mut extra = HeaderMap::new();
+    warning_headers(&mut extra, &outcomes);
+    json_response(status_for(&outcomes), &v, &headers, extra)
+}
+
+/// One alert by any of its ids, fresh from its providers, folded and with its stable id.
+pub async fn fetch_one(
+    st: &AppState,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(Option<Alert>, Vec<ProviderOutcome>), ApiError> {
+    let fed = &st.federation;
+    let providers = fed.registry.for_tenant(tenant_id);
+    let resolved = match fed.store.resolve(tenant_id, id).await {
+        Ok(r) => r,
+        Err(vigil_store::StoreError::AmbiguousId { .. }) => {
+            return Err(ApiError::BadRequest(format!(
+                "'{id}' is the id of alerts of several providers; use the unified id."
+            )));
+        }
+        Err(e) => return Err(ApiError::Internal(e.to_string())),
+    };
+    // Which (provider, provider id) pairs to ask: the indexed sources, else every provider.
+    let targets: Vec<(std::sync::Arc<dyn vigil_providers::Provider>, String)> = match &resolved {
+        Some(r) => r
+            .sources
+            .iter()
+            .filter_map(|s| {
+                providers
+                    .iter()
+                    .find(|p| p.info().name == s.provider)
+                    .map(|p| (p.clone(), s.provider_alert_id.clone()))
+            })
+            .collect(),
+        None => providers
+            .iter()
+            .filter(|p| p.capabilities().alerts)
+            .map(|p| (p.clone(), id.to_string()))
+            .collect(),
+    };
+    let calls = targets.into_iter().map(|(p, pid)| async move {
+        let started = std::time::Instant::now();
+        let r = tokio::time::timeout(fed.timeout, p.get_alert(&pid)).await;
+        (p, r, started.elapsed())
+    });
+    let mut outcomes = Vec::new();
+    let mut found = Vec::new();
+    for (p, r, took) in futures::future::join_all(calls).await {
+        let info = p.info();
+        let mut o = ProviderOutcome {
+            provider: info.name.clone(),
+            vendor: info.vendor.clone(),
+            product: info.product.clone(),
+            state: "answered",
+            status: 200,
+            latency_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            from_cache: false,
+            cache_age_ms: None,
+            items: 0,
+            error: None,
+        };
+        match r {
+            Ok(Ok(Some(a))) => {
+                o.items = 1;
+                found.push(SourcedAlert {
+                    provider: info.name.clone(),
+                    alert: a,
+                });
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) if matches!(e.kind, vigil_providers::ProviderErrorKind::NotFound) => {}
+            Ok(Err(e)) => {
+                o.state = "error";
+                o.status = e.warning_status();
+                o.error = Some(e.kind.to_string());
+            }
+            Err(_) => {
+                o.state = "timeout";
+                o.status = 504;
+                o.error = Some(format!("no answer within {:?}", fed.timeout));
+            }
+        }
+        outcomes.push(o);
+    }
+    if found.is_empty() {
+        return Ok((None, outcomes));
+    }
+    // Fold what was found; sources that no longer fold under the rule still belong to the
+    // alert the index says, so the largest fold is the alert.
+    let mut merged = merge(found, &fed.rule);
+    merged.sort_by_key(|a| std::cmp::Reverse(vigil_model::merge::VigilSource::of(a).len()));
+    let mut alerts = fed
+        .assign_stable_ids(tenant_id, merged)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut alert = alerts.swap_remove(0);
+    if let Some(r) = resolved {
+        alert.id = r.unified_id;
+    }
+    Ok((Some(alert), outcomes))
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real gateway on an ephemeral port, the real mock fleet on ephemeral
+//! ports, real HTTP. One test binary with modules (each extra test binary is another long link).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+mod list;
+
+pub use harness::*;
