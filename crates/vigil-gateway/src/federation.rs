@@ -45,6 +45,35 @@ use vigil_store::{AlertIndexEntry, AlertSource, Store};
 /// At most this many provider alerts are carried from one page to the next.
 pub const MAX_CARRY: usize = 200;
 
+/// At most this many walk steps make one page.
+pub const MAX_STEPS_PER_PAGE: usize = 8;
+
+/// The outcomes of several steps of one page: a provider that failed in any step is reported
+/// failed; otherwise the latest step's outcome, with latencies added up.
+fn combine_outcomes(
+    earlier: Vec<ProviderOutcome>,
+    later: Vec<ProviderOutcome>,
+) -> Vec<ProviderOutcome> {
+    let mut by_name: BTreeMap<String, ProviderOutcome> = BTreeMap::new();
+    for o in earlier.into_iter().chain(later) {
+        match by_name.get_mut(&o.provider) {
+            None => {
+                by_name.insert(o.provider.clone(), o);
+            }
+            Some(cur) => {
+                let latency = cur.latency_ms.saturating_add(o.latency_ms);
+                let items = cur.items + o.items;
+                if !cur.failed() {
+                    *cur = o;
+                }
+                cur.latency_ms = latency;
+                cur.items = items;
+            }
+        }
+    }
+    by_name.into_values().collect()
+}
+
 /// Providers per tenant.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -213,8 +242,33 @@ impl Federation {
         req
     }
 
-    /// One page of the federated walk.
+    /// One page of the federated walk. When every fetched alert had to be held back (a small
+    /// `$top` over dense providers), the walk steps on, at most [`MAX_STEPS_PER_PAGE`] times,
+    /// so that a page is empty only at the end of the walk or when nothing matches.
     pub async fn list_page(
+        &self,
+        tenant_id: &str,
+        q: &AlertQuery,
+        state: WalkState,
+        bypass_cache: bool,
+    ) -> Result<AlertPage, FederationError> {
+        let mut page = self.step(tenant_id, q, state, bypass_cache).await?;
+        let mut steps = 1;
+        while page.alerts.is_empty() && steps < MAX_STEPS_PER_PAGE {
+            let Some(next) = page.next.take() else { break };
+            let more = self.step(tenant_id, q, next, bypass_cache).await?;
+            page = AlertPage {
+                alerts: more.alerts,
+                outcomes: combine_outcomes(page.outcomes, more.outcomes),
+                next: more.next,
+            };
+            steps += 1;
+        }
+        Ok(page)
+    }
+
+    /// One step of the walk: one request to each provider still walking.
+    async fn step(
         &self,
         tenant_id: &str,
         q: &AlertQuery,
