@@ -264,8 +264,15 @@ pub fn load_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    write_private(path, key.as_bytes())?;
-    Ok(key.into_bytes())
+    match write_private(path, key.as_bytes()) {
+        Ok(()) => Ok(key.into_bytes()),
+        // Another process (a second replica on a shared volume) created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path)?;
+            Ok(text.trim().as_bytes().to_vec())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(unix)]
