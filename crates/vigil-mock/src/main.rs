@@ -14,6 +14,9 @@ use vigil_mock::{Faults, MockConfig, MockFleet, ProviderKind};
     about = "Mock security providers for Vigil"
 )]
 struct Args {
+    /// Address to bind (loopback by default; `0.0.0.0` inside a container).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
     /// Port of the Graph mock (0 = ephemeral).
     #[arg(long, default_value_t = 0)]
     graph_port: u16,
@@ -93,7 +96,7 @@ fn config(args: &Args) -> Result<MockConfig, CliError> {
 
 async fn run(args: Args) -> Result<(), CliError> {
     let cfg = config(&args)?;
-    let bind = |port: u16| tokio::net::TcpListener::bind(("127.0.0.1", port));
+    let bind = |port: u16| tokio::net::TcpListener::bind((args.bind, port));
     let fleet = MockFleet::start_on(
         cfg,
         bind(args.graph_port).await?,
