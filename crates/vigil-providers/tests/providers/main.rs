@@ -5,6 +5,7 @@
 //! `support` has helpers shared by every module (a bounded-time wrapper, error assertions).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod every_fault;
 mod falcon;
 mod graph;
 mod http_client;
