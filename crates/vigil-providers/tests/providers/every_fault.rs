@@ -86,13 +86,16 @@ fn page() -> ListRequest {
     }
 }
 
-/// What each fault must turn into.
-fn cases() -> Vec<(
+/// One fault, the error kind it must become, and a word the message must contain.
+type Case = (
     &'static str,
     Faults,
     fn(&ProviderErrorKind) -> bool,
     &'static str,
-)> {
+);
+
+/// What each fault must turn into.
+fn cases() -> Vec<Case> {
     vec![
         (
             "latency beyond the timeout",
