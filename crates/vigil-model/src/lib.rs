@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod enums;
 pub mod identity;
+pub mod identity_merge;
 pub mod merge;
 pub mod query;
 pub mod time;
