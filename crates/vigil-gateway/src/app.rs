@@ -83,6 +83,7 @@ pub async fn build_state(cfg: Config) -> Result<AppState, StartError> {
         skiptokens: SkipTokenSigner::new(&skip_key),
         verifier,
         federation,
+        writeback: crate::writeback::WriteBack::new(cfg.writeback.clone()),
         config: cfg,
     })))
 }
@@ -123,6 +124,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    crate::writeback::spawn_background(&state, &shutdown);
     let app = app(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -28,6 +28,9 @@ pub struct Config {
     pub auth: AuthConfig,
     pub federation: FederationConfig,
     pub cache: CacheConfig,
+    /// Write-back delivery: the outbox worker (`[writeback]`).
+    #[serde(default)]
+    pub writeback: crate::writeback::WritebackConfig,
     /// Upstream providers, each bound to one tenant.
     pub providers: Vec<ProviderConfig>,
 }
@@ -178,6 +181,7 @@ impl Config {
         if self.cache.max_bytes < 1024 * 1024 {
             p.push("cache.max_bytes: must be at least 1048576 (1 MiB)".into());
         }
+        p.extend(self.writeback.problems());
         let mut seen = std::collections::HashSet::new();
         for (i, prov) in self.providers.iter().enumerate() {
             let at = format!("providers[{i}]");

@@ -15,6 +15,7 @@ pub mod odata;
 pub mod routes;
 pub mod skiptoken;
 pub mod state;
+pub mod writeback;
 
 pub use app::{StartError, app, build_state, run};
 pub use config::Config;

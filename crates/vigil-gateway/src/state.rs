@@ -17,6 +17,7 @@ pub struct AppInner {
     pub federation: Federation,
     pub verifier: Verifier,
     pub skiptokens: SkipTokenSigner,
+    pub writeback: crate::writeback::WriteBack,
 }
 
 impl Deref for AppState {

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, merged here.
 
 pub mod alerts;
+pub mod alerts_write;
 pub mod health;
 
 use crate::error::ApiError;
@@ -15,7 +16,14 @@ fn graph_api(version: ApiVersion) -> Router<AppState> {
         .route("/security/alerts", get(alerts::list_alerts))
         .route("/security/alerts/", get(alerts::list_alerts))
         .route("/security/alerts/$count", get(alerts::count_alerts))
-        .route("/security/alerts/{id}", get(alerts::get_alert))
+        .route(
+            "/security/alerts/{id}",
+            get(alerts::get_alert).patch(alerts_write::update_alert),
+        )
+        .route(
+            "/security/alerts/updateAlerts",
+            axum::routing::post(alerts_write::update_alerts),
+        )
         .layer(axum::Extension(version))
 }
 
@@ -25,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .nest("/v1.0", graph_api(ApiVersion::V1))
         .nest("/beta", graph_api(ApiVersion::Beta))
         .merge(health::router())
+        .merge(alerts_write::admin_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
