@@ -1,6 +1,6 @@
 //! Building and running the gateway: one `run()` used by `vigil serve` and by the tests.
 
-use crate::auth::{Hs256Verifier, Verifier};
+use crate::auth::Verifier;
 use crate::config::{Config, ProviderConfig, load_or_create_key};
 use crate::context::request_context;
 use crate::fanout::AnswerCache;
@@ -55,21 +55,7 @@ pub async fn build_state(cfg: Config) -> Result<AppState, StartError> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = vigil_store::connect(&cfg.database_url()).await?;
     store.migrate().await?;
-    let verifier: Verifier = match cfg.auth.mode.as_str() {
-        "hs256" => {
-            let key = load_or_create_key(&cfg.hs256_key_path())?;
-            Arc::new(Hs256Verifier::new(
-                &key,
-                &cfg.auth.issuer,
-                &cfg.auth.audience,
-            ))
-        }
-        other => {
-            return Err(StartError::Config(format!(
-                "auth.mode '{other}' is not supported"
-            )));
-        }
-    };
+    let verifier: Verifier = crate::auth::verifier_from_config(&cfg)?;
     let skip_key = load_or_create_key(&cfg.skiptoken_key_path())?;
     let providers = build_providers(&cfg)?;
     let federation = Federation {
@@ -78,10 +64,12 @@ pub async fn build_state(cfg: Config) -> Result<AppState, StartError> {
         store,
         rule: cfg.federation.fingerprint.clone(),
         timeout: Duration::from_millis(cfg.federation.provider_timeout_ms),
+        max_concurrent_providers: cfg.limits.max_concurrent_providers,
     };
     Ok(AppState(Arc::new(AppInner {
         skiptokens: SkipTokenSigner::new(&skip_key),
         verifier,
+        limiter: Arc::new(crate::limits::RateLimiter::new(&cfg.limits)),
         federation,
         writeback: crate::writeback::WriteBack::new(cfg.writeback.clone()),
         config: cfg,
@@ -100,22 +88,44 @@ pub fn app(state: AppState) -> Router {
             "max-age=31536000; includeSubDomains",
         ),
     ];
+    let limits = Arc::new(state.config.limits.clone());
+    let cors = crate::limits::cors_layer(&state.config.cors);
+    let (verifier, limiter) = (state.verifier.clone(), state.limiter.clone());
+    // Outermost last: security headers → CORS → request ids and Graph error rendering → sizes
+    // and timeouts → authentication → rate limits → panics caught (rendered as Graph errors,
+    // with request ids and security headers) → routes.
     let mut router = routes::router()
         .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                axum::response::IntoResponse::into_response(crate::error::ApiError::Internal(
+                    "handler panicked".into(),
+                ))
+            },
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter,
+            crate::limits::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            verifier,
+            crate::auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::limits::enforce_limits,
+        ))
         .layer(axum::middleware::from_fn(request_context));
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         ));
     }
-    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
-        |_panic: Box<dyn std::any::Any + Send>| {
-            axum::response::IntoResponse::into_response(crate::error::ApiError::Internal(
-                "handler panicked".into(),
-            ))
-        },
-    ))
+    router
 }
 
 /// Serves `state` on `listener` until `shutdown` is cancelled.

@@ -6,6 +6,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use vigil_providers::falcon::FalconConfig;
@@ -31,20 +32,90 @@ pub struct Config {
     /// Write-back delivery: the outbox worker (`[writeback]`).
     #[serde(default)]
     pub writeback: crate::writeback::WritebackConfig,
+    /// Abuse limits: rate, sizes, timeouts, fan-out width.
+    pub limits: LimitsConfig,
+    /// Cross-origin access for browser dashboards (off unless origins are listed).
+    pub cors: CorsConfig,
     /// Upstream providers, each bound to one tenant.
     pub providers: Vec<ProviderConfig>,
 }
 
 /// Inbound token verification.
+///
+/// `jwks` (production): RS256/ES256 tokens from Entra ID (or any OIDC issuer), checked against
+/// `issuers` and `audiences`. Configure the audiences of tokens issued *for the gateway*:
+/// `api://<app-id>` (v1 tokens, and what the Python Graph SDK gets when it asks for the scope
+/// `api://<app-id>/.default`) and the bare app id GUID (v2 tokens). Tokens issued for Microsoft
+/// Graph itself (`aud` `https://graph.microsoft.com`) carry a `nonce` header that makes their
+/// signature unverifiable outside Graph, so listing that audience does not help.
+/// `hs256` (the demo and tests): a shared key in `hs256_key_file`, `issuer` and `audience`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// `hs256` (shared key; the demo) — the production JWKS mode comes with its own issue.
+    /// `jwks` or `hs256`.
     pub mode: String,
     /// HS256 key file; empty: `{data_dir}/token-signing.key`, generated on first start.
     pub hs256_key_file: String,
+    /// Issuer of HS256 tokens (what `vigil token` mints).
     pub issuer: String,
+    /// Audience of HS256 tokens (what `vigil token` mints).
     pub audience: String,
+    /// `jwks`: the Entra tenant (GUID) whose tokens alone are accepted, or `common` /
+    /// `organizations` for a multi-tenant gateway; also fills `{tenant}` in `jwks_url`.
+    pub tenant: String,
+    /// `jwks`: key set URL; `{tenant}` is replaced by `tenant`.
+    pub jwks_url: String,
+    /// `jwks`: accepted issuers, `{tid}` standing for the token's tenant.
+    pub issuers: Vec<String>,
+    /// `jwks`: accepted audiences (at least one).
+    pub audiences: Vec<String>,
+    /// Clock skew allowed on `exp`/`nbf`, in seconds (at most 300).
+    pub leeway_secs: u64,
+    /// `jwks`: at most one key-set fetch per this many seconds (unknown `kid`s wait for it).
+    pub jwks_min_refresh_secs: u64,
+    /// `jwks`: how long fetched keys are used before they are fetched again.
+    pub jwks_cache_ttl_secs: u64,
+    /// `jwks`: timeout of one key-set fetch.
+    pub jwks_fetch_timeout_ms: u64,
+}
+
+/// Abuse limits. A rate of 0 turns that limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sustained requests per minute per tenant (token bucket refill).
+    pub tenant_per_minute: u32,
+    /// Bucket size per tenant (requests allowed at once).
+    pub tenant_burst: u32,
+    /// Sustained requests per minute per client app per tenant (Graph: 150/min for alerts).
+    pub app_per_minute: u32,
+    /// Bucket size per client app per tenant.
+    pub app_burst: u32,
+    /// Largest request body, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Longest request target (path and query), in bytes (414 beyond).
+    pub max_url_bytes: usize,
+    /// Largest total of header names and values, in bytes (431 beyond).
+    pub max_header_bytes: usize,
+    /// Time a client gets to send its request body (408 beyond).
+    pub body_read_timeout_ms: u64,
+    /// Time a request may take end to end (504 beyond).
+    pub request_timeout_ms: u64,
+    /// Providers asked at the same time by one request.
+    pub max_concurrent_providers: usize,
+}
+
+/// CORS for browser dashboards; empty `allowed_origins` turns it off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins (`https://soc.example.com`); `*` is refused (the API takes credentials).
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    /// Response headers scripts may read.
+    pub exposed_headers: Vec<String>,
+    pub max_age_secs: u64,
 }
 
 /// Fan-out behaviour.
@@ -166,12 +237,8 @@ impl Config {
         if !self.public_url.is_empty() && url::Url::parse(&self.public_url).is_err() {
             p.push(format!("public_url: '{}' is not a URL", self.public_url));
         }
-        if self.auth.mode != "hs256" {
-            p.push(format!(
-                "auth.mode: '{}' is not supported (supported: hs256)",
-                self.auth.mode
-            ));
-        }
+        p.extend(self.auth_problems());
+        p.extend(self.limits_problems());
         if self.federation.provider_timeout_ms == 0 {
             p.push("federation.provider_timeout_ms: must be greater than 0".into());
         }
@@ -211,6 +278,148 @@ impl Config {
             }
         }
         p
+    }
+
+    fn auth_problems(&self) -> Vec<String> {
+        let a = &self.auth;
+        let mut p = Vec::new();
+        match a.mode.as_str() {
+            "hs256" => {}
+            "jwks" => {
+                let url = self.jwks_url();
+                match url::Url::parse(&url) {
+                    Ok(u) if u.scheme() == "https" => {}
+                    Ok(u)
+                        if u.scheme() == "http"
+                            && matches!(
+                                u.host_str(),
+                                Some("127.0.0.1" | "localhost" | "[::1]")
+                            ) => {}
+                    _ => p.push(format!(
+                        "auth.jwks_url: '{url}' must be an https URL (http only for localhost)"
+                    )),
+                }
+                if a.audiences.iter().all(|s| s.trim().is_empty()) {
+                    p.push(
+                        "auth.audiences: list at least one audience for jwks mode, e.g. \
+                        [\"api://<gateway app id>\", \"<gateway app id>\"] (tokens for \
+                        https://graph.microsoft.com cannot be verified outside Graph)"
+                            .into(),
+                    );
+                }
+                if a.audiences
+                    .iter()
+                    .any(|s| s.contains("graph.microsoft.com"))
+                {
+                    p.push(
+                        "auth.audiences: tokens issued for Microsoft Graph carry a nonce \
+                        and cannot be verified by the gateway; register the gateway as an API \
+                        and use its api://<app id>"
+                            .into(),
+                    );
+                }
+                if a.issuers.iter().any(|s| url::Url::parse(s).is_err()) {
+                    p.push(
+                        "auth.issuers: every issuer must be a URL ({tid} may stand for the tenant)"
+                            .into(),
+                    );
+                }
+                let t = a.tenant.trim();
+                if !matches!(t, "common" | "organizations") && uuid::Uuid::parse_str(t).is_err() {
+                    p.push(format!(
+                        "auth.tenant: '{t}' must be a tenant GUID, 'common' or 'organizations'"
+                    ));
+                }
+                if a.jwks_min_refresh_secs == 0 {
+                    p.push("auth.jwks_min_refresh_secs: must be at least 1 (it protects the key endpoint from floods of unknown kids)".into());
+                }
+                if a.jwks_cache_ttl_secs < a.jwks_min_refresh_secs {
+                    p.push(
+                        "auth.jwks_cache_ttl_secs: must not be shorter than jwks_min_refresh_secs"
+                            .into(),
+                    );
+                }
+                if a.jwks_fetch_timeout_ms == 0 {
+                    p.push("auth.jwks_fetch_timeout_ms: must be greater than 0".into());
+                }
+            }
+            other => p.push(format!(
+                "auth.mode: '{other}' is not supported (supported: jwks, hs256)"
+            )),
+        }
+        if a.leeway_secs > 300 {
+            p.push("auth.leeway_secs: at most 300 (a small clock skew, not a grace period)".into());
+        }
+        p
+    }
+
+    fn limits_problems(&self) -> Vec<String> {
+        let l = &self.limits;
+        let mut p = Vec::new();
+        if l.tenant_per_minute > 0 && l.tenant_burst == 0 {
+            p.push("limits.tenant_burst: must be at least 1 when tenant_per_minute is set".into());
+        }
+        if l.app_per_minute > 0 && l.app_burst == 0 {
+            p.push("limits.app_burst: must be at least 1 when app_per_minute is set".into());
+        }
+        if l.max_body_bytes < 1024 {
+            p.push("limits.max_body_bytes: must be at least 1024".into());
+        }
+        if l.max_url_bytes < 256 {
+            p.push("limits.max_url_bytes: must be at least 256".into());
+        }
+        if l.max_header_bytes < 1024 {
+            p.push("limits.max_header_bytes: must be at least 1024".into());
+        }
+        if l.body_read_timeout_ms == 0 || l.request_timeout_ms == 0 {
+            p.push(
+                "limits.body_read_timeout_ms / request_timeout_ms: must be greater than 0".into(),
+            );
+        }
+        if l.request_timeout_ms <= self.federation.provider_timeout_ms {
+            p.push(format!(
+                "limits.request_timeout_ms: must exceed federation.provider_timeout_ms ({}), or \
+                 every slow provider turns a 206 into a 504",
+                self.federation.provider_timeout_ms
+            ));
+        }
+        if l.max_concurrent_providers == 0 {
+            p.push("limits.max_concurrent_providers: must be at least 1".into());
+        }
+        for o in &self.cors.allowed_origins {
+            if o == "*" {
+                p.push(
+                    "cors.allowed_origins: '*' is not allowed; list the dashboard origins".into(),
+                );
+            } else if HeaderValue::from_str(o).is_err() || url::Url::parse(o).is_err() {
+                p.push(format!(
+                    "cors.allowed_origins: '{o}' is not an origin like https://soc.example.com"
+                ));
+            }
+        }
+        for m in &self.cors.allowed_methods {
+            if http::Method::from_bytes(m.as_bytes()).is_err() {
+                p.push(format!("cors.allowed_methods: '{m}' is not a method"));
+            }
+        }
+        for h in self
+            .cors
+            .allowed_headers
+            .iter()
+            .chain(&self.cors.exposed_headers)
+        {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                p.push(format!("cors: '{h}' is not a header name"));
+            }
+        }
+        p
+    }
+
+    /// The JWKS URL with `{tenant}` filled in.
+    pub fn jwks_url(&self) -> String {
+        self.auth
+            .jwks_url
+            .replace("{tenant}", self.auth.tenant.trim())
     }
 
     pub fn database_url(&self) -> String {

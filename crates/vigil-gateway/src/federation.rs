@@ -165,6 +165,9 @@ pub struct Federation {
     pub store: Arc<dyn Store>,
     pub rule: FingerprintRule,
     pub timeout: Duration,
+    /// Providers asked at once by one request (`limits.max_concurrent_providers`): a tenant
+    /// with many providers cannot make one request open unbounded upstream connections.
+    pub max_concurrent_providers: usize,
 }
 
 fn created(a: &Alert) -> Option<Timestamp> {
@@ -284,9 +287,13 @@ impl Federation {
             .collect();
 
         let carried = std::mem::take(&mut state.carry);
+        let gate = tokio::sync::Semaphore::new(self.max_concurrent_providers.max(1));
+        let gate = &gate;
         let calls = providers.iter().map(|p| {
             let req = self.request_for(p, q, &state);
             async move {
+                // The semaphore is never closed; a failed acquire just runs unbounded.
+                let _permit = gate.acquire().await.ok();
                 let (page, outcome) = self
                     .cache
                     .list(tenant_id, p, req.clone(), self.timeout, bypass_cache)
@@ -296,7 +303,7 @@ impl Federation {
         });
         let (answers, carried_alerts) = tokio::join!(
             futures::future::join_all(calls),
-            self.fetch_carried(tenant_id, carried)
+            self.fetch_carried(tenant_id, carried, gate)
         );
 
         let mut outcomes = Vec::with_capacity(answers.len());
@@ -405,12 +412,14 @@ impl Federation {
         &self,
         tenant_id: &str,
         carried: Vec<(String, String)>,
+        gate: &tokio::sync::Semaphore,
     ) -> Vec<SourcedAlert> {
         let providers = self.registry.for_tenant(tenant_id);
         let calls = carried.into_iter().filter_map(|(prov, id)| {
             let p = providers.iter().find(|p| p.info().name == prov)?.clone();
             let timeout = self.timeout;
             Some(async move {
+                let _permit = gate.acquire().await.ok();
                 match tokio::time::timeout(timeout, p.get_alert(&id)).await {
                     Ok(Ok(Some(alert))) => Some(SourcedAlert {
                         provider: prov,

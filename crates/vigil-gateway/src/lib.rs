@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod fanout;
+pub mod limits;
 pub mod federation;
 pub mod odata;
 pub mod routes;

@@ -16,6 +16,8 @@ pub struct AppInner {
     pub config: Config,
     pub federation: Federation,
     pub verifier: Verifier,
+    /// Per-tenant and per-app request rates (its counters feed metrics).
+    pub limiter: std::sync::Arc<crate::limits::RateLimiter>,
     pub skiptokens: SkipTokenSigner,
     pub writeback: crate::writeback::WriteBack,
 }
