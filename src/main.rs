@@ -3,7 +3,8 @@
 //! `vigil serve` runs the gateway; with no configuration it runs the demo (SQLite in the data
 //! directory and the mock provider fleet in-process). `vigil token` mints a demo token,
 //! `vigil migrate` applies migrations, `vigil check-config` explains configuration mistakes,
-//! `vigil providers` lists the configured providers and their capabilities.
+//! `vigil providers` lists the configured providers and their capabilities, `vigil openapi`
+//! prints the OpenAPI document (`--out openapi/openapi.json` regenerates the committed one).
 
 use vigil::demo;
 
@@ -37,6 +38,15 @@ enum Command {
     CheckConfig(CommonArgs),
     /// List the configured providers and their capabilities.
     Providers(CommonArgs),
+    /// Print the OpenAPI document (or write it to a file).
+    Openapi(OpenapiArgs),
+}
+
+#[derive(Args)]
+struct OpenapiArgs {
+    /// Write the document to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -130,6 +140,7 @@ fn main() -> ExitCode {
             }
             Command::CheckConfig(args) => check_config(args),
             Command::Providers(args) => providers(args),
+            Command::Openapi(args) => openapi(args),
         }
     });
     match result {
@@ -301,4 +312,17 @@ fn providers(args: CommonArgs) -> Result<(), String> {
         serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
     );
     Ok(())
+}
+
+fn openapi(args: OpenapiArgs) -> Result<(), String> {
+    let json = vigil_gateway::openapi::document_json();
+    match args.out {
+        Some(path) => {
+            std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            print!("{json}");
+            Ok(())
+        }
+    }
 }

@@ -36,7 +36,7 @@ pub struct CachedPage {
 }
 
 /// What happened when one provider was asked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderOutcome {
     /// The configured provider instance name.

@@ -30,6 +30,7 @@ where
 }
 
 /// One security alert, exactly as Graph's `alert` resource.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::alert))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
@@ -172,6 +173,7 @@ impl Alert {
 }
 
 /// `securityVendorInformation`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::securityVendorInformation))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityVendorInformation {
@@ -182,6 +184,7 @@ pub struct SecurityVendorInformation {
 }
 
 /// `userSecurityState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::userSecurityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSecurityState {
@@ -206,6 +209,7 @@ pub struct UserSecurityState {
 /// Deserialized through [`HostSecurityStateWire`] so that both spellings of the Azure AD
 /// booleans are accepted, even together in one object (a serde `alias` would reject that as a
 /// duplicate field). When both are present the CSDL spelling (`isAzureAd*`) wins.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::hostSecurityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", from = "HostSecurityStateWire")]
 pub struct HostSecurityState {
@@ -260,6 +264,7 @@ impl From<HostSecurityStateWire> for HostSecurityState {
 }
 
 /// `fileSecurityState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::fileSecurityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileSecurityState {
@@ -270,6 +275,7 @@ pub struct FileSecurityState {
 }
 
 /// `fileHash`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::fileHash))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileHash {
@@ -278,6 +284,7 @@ pub struct FileHash {
 }
 
 /// `process`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::process))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Process {
@@ -296,6 +303,7 @@ pub struct Process {
 }
 
 /// `networkConnection` (ports are strings on the wire).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::networkConnection))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkConnection {
@@ -322,6 +330,7 @@ pub struct NetworkConnection {
 }
 
 /// `malwareState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::malwareState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MalwareState {
@@ -333,6 +342,7 @@ pub struct MalwareState {
 }
 
 /// `cloudAppSecurityState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::cloudAppSecurityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloudAppSecurityState {
@@ -342,6 +352,7 @@ pub struct CloudAppSecurityState {
 }
 
 /// `registryKeyState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::registryKeyState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryKeyState {
@@ -358,6 +369,7 @@ pub struct RegistryKeyState {
 }
 
 /// `vulnerabilityState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::vulnerabilityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VulnerabilityState {
@@ -367,6 +379,7 @@ pub struct VulnerabilityState {
 }
 
 /// `alertTrigger`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::alertTrigger))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertTrigger {
@@ -377,6 +390,7 @@ pub struct AlertTrigger {
 }
 
 /// `securityResource`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::securityResource))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityResource {
@@ -385,6 +399,7 @@ pub struct SecurityResource {
 }
 
 /// `alertHistoryState`: one update made to the alert.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::alertHistoryState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertHistoryState {
@@ -399,6 +414,7 @@ pub struct AlertHistoryState {
 }
 
 /// `alertDetection`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::alertDetection))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertDetection {
@@ -408,6 +424,7 @@ pub struct AlertDetection {
 }
 
 /// `investigationSecurityState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::investigationSecurityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvestigationSecurityState {
@@ -416,6 +433,7 @@ pub struct InvestigationSecurityState {
 }
 
 /// `messageSecurityState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::messageSecurityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageSecurityState {
@@ -432,6 +450,7 @@ pub struct MessageSecurityState {
 }
 
 /// `uriClickSecurityState`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::uriClickSecurityState))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UriClickSecurityState {

@@ -46,6 +46,49 @@ pub trait GraphEnum: Sized + Copy + 'static {
     }
 }
 
+/// OpenAPI schemas of the enumerations (feature `openapi`), used by [`graph_enum!`].
+#[cfg(feature = "openapi")]
+mod openapi {
+    use super::GraphEnum;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
+    /// Graph's name of the type whose Rust name is `rust_name`: `AlertSeverity` →
+    /// `microsoft.graph.alertSeverity`.
+    pub(super) fn graph_type_name(rust_name: &str) -> String {
+        let mut chars = rust_name.chars();
+        let first = chars.next().map(|c| c.to_ascii_lowercase());
+        format!(
+            "microsoft.graph.{}{}",
+            first.into_iter().collect::<String>(),
+            chars.as_str()
+        )
+    }
+
+    /// A string enum of every wire value, in CSDL order.
+    pub(super) fn string_enum<E: GraphEnum>(rust_name: &str) -> RefOr<Schema> {
+        let name = graph_type_name(rust_name);
+        let graph = name.trim_start_matches("microsoft.graph.");
+        let mut description = format!(
+            "Graph `{graph}`. Emitted exactly as listed; accepted on input in any casing, and a \
+             value this gateway does not know reads as `{}`.",
+            E::unknown_future_value().as_str()
+        );
+        if E::ALL.iter().any(|m| m.is_evolvable()) {
+            description.push_str(
+                " Members after the `unknownFutureValue` sentinel are evolvable: they are sent \
+                 only to callers that send `Prefer: include-unknown-enum-members`.",
+            );
+        }
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .title(Some(graph))
+            .description(Some(description))
+            .enum_values(Some(E::ALL.iter().map(|m| m.as_str())))
+            .into()
+    }
+}
+
 macro_rules! graph_enum {
     (
         $(#[$meta:meta])*
@@ -111,6 +154,21 @@ macro_rules! graph_enum {
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(GraphEnum::as_str(*self))
+            }
+        }
+
+        // OpenAPI: a string enum of the exact wire values, named `microsoft.graph.<name>`.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                openapi::string_enum::<Self>(stringify!($name))
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                openapi::graph_type_name(stringify!($name)).into()
             }
         }
 

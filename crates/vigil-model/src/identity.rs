@@ -24,6 +24,7 @@ fn hide<E: GraphEnum>(v: &mut Option<E>) {
 }
 
 /// `riskyUser`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::riskyUser))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RiskyUser {
@@ -53,6 +54,7 @@ impl HideEvolvable for RiskyUser {
 /// of `riskEventTypes`; both hold risk event type names, so `eventTypes` is read into
 /// `risk_event_types` when `riskEventTypes` is absent or empty. Output always uses
 /// `riskEventTypes`, the v1.0 name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::riskUserActivity))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", from = "RiskUserActivityWire")]
 pub struct RiskUserActivity {
@@ -86,6 +88,7 @@ impl From<RiskUserActivityWire> for RiskUserActivity {
 }
 
 /// `riskyUserHistoryItem` (derives from `riskyUser` in the CSDL, so it repeats its properties).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::riskyUserHistoryItem))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RiskyUserHistoryItem {
@@ -116,6 +119,7 @@ impl HideEvolvable for RiskyUserHistoryItem {
 }
 
 /// `geoCoordinates`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::geoCoordinates))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GeoCoordinates {
@@ -125,6 +129,7 @@ pub struct GeoCoordinates {
 }
 
 /// `signInLocation`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::signInLocation))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInLocation {
@@ -136,6 +141,7 @@ pub struct SignInLocation {
 
 /// `riskDetection`. `riskEventType` is a string, not an enum; beta's deprecated `riskType`
 /// travels in `additional_data`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = microsoft::graph::riskDetection))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RiskDetection {

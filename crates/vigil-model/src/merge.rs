@@ -168,6 +168,7 @@ impl Default for FingerprintRule {
 }
 
 /// One entry of the `vigilSources` extension.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = vigil::alertSource))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VigilSource {
@@ -187,6 +188,37 @@ pub struct VigilSource {
 pub const VIGIL_SOURCES: &str = "vigilSources";
 /// The undeclared property naming, per differing field, the provider whose value was kept.
 pub const VIGIL_FIELD_SOURCES: &str = "vigilFieldSources";
+
+/// The OpenAPI properties of the `vigil*` extension (feature `openapi`), to add to the
+/// `microsoft.graph.alert` schema. They are undeclared properties of an open type in Graph's
+/// terms, so the derived schema cannot list them; they are optional (absent on an alert
+/// that did not go through the merge, and unless `$select` names them).
+#[cfg(feature = "openapi")]
+pub fn openapi_extension_properties() -> Vec<(
+    &'static str,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)> {
+    use utoipa::ToSchema;
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::{Ref, RefOr};
+    let sources = ArrayBuilder::new()
+        .items(RefOr::Ref(Ref::from_schema_name(VigilSource::name())))
+        .description(Some(
+            "Vigil extension: every provider alert folded into this one, sorted by \
+             (provider, providerAlertId).",
+        ));
+    let field_sources = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(
+            "Vigil extension: for each property whose value differed between the sources, \
+             the provider instance whose value was kept (empty for a single source).",
+        ));
+    vec![
+        (VIGIL_SOURCES, sources.into()),
+        (VIGIL_FIELD_SOURCES, field_sources.into()),
+    ]
+}
 
 impl VigilSource {
     /// Reads the `vigilSources` extension of a merged alert (empty when it has none).

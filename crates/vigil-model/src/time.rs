@@ -132,3 +132,28 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
         d.deserialize_str(V)
     }
 }
+
+/// OpenAPI: a `date-time` string (Edm.DateTimeOffset), one shared component.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some(
+                "Edm.DateTimeOffset. Emitted in UTC with `Z` and up to 7 fraction digits \
+                 (`2020-04-20T16:54:50.2722072Z`); accepted with any offset, without one (UTC), \
+                 or as a bare date.",
+            ))
+            .examples(["2020-04-20T16:54:50.2722072Z"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Timestamp {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Edm.DateTimeOffset".into()
+    }
+}

@@ -147,6 +147,23 @@ fn context_url(
 }
 
 /// `GET /security/alerts`
+#[utoipa::path(
+    get,
+    path = "/v1.0/security/alerts",
+    operation_id = "listAlerts",
+    tag = "alerts",
+    summary = "List alerts",
+    description = "Asks every provider of the caller's tenant (`$top` per provider), merges duplicates into unified alerts and answers Graph's collection. A provider that fails or times out makes the answer 206 with a `Warning` value for it; `@vigil.providerStatus` always says what each provider did.",
+    params(crate::openapi::ListOptions, crate::openapi::GraphHeaders),
+    security(("bearer" = ["SecurityEvents.Read.All"]), ("bearer" = ["SecurityEvents.ReadWrite.All"])),
+    responses(
+        (status = 200, description = "Every provider answered.", body = crate::openapi::AlertCollection, content_type = "application/json",
+            headers(("ETag" = String), ("OData-Version" = String))),
+        (status = 206, description = "Partial content: at least one provider failed or timed out; the page holds what the others answered.", body = crate::openapi::AlertCollection, content_type = "application/json",
+            headers(("Warning" = String), ("ETag" = String), ("OData-Version" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` matched the page's `ETag`.", headers(("ETag" = String))),
+    ),
+)]
 pub async fn list_alerts(
     State(st): State<AppState>,
     Extension(version): Extension<ApiVersion>,
@@ -262,6 +279,19 @@ async fn count_all(
 }
 
 /// `GET /security/alerts/$count`
+#[utoipa::path(
+    get,
+    path = "/v1.0/security/alerts/$count",
+    operation_id = "countAlerts",
+    tag = "alerts",
+    summary = "Count alerts",
+    description = "The number of alerts matching `$filter` over every provider of the tenant, after merging, as a plain-text integer (Graph's `$count` segment).",
+    params(crate::openapi::FilterOption, crate::openapi::GraphHeaders),
+    security(("bearer" = ["SecurityEvents.Read.All"]), ("bearer" = ["SecurityEvents.ReadWrite.All"])),
+    responses(
+        (status = 200, description = "The count.", body = u64, content_type = "text/plain", example = 42),
+    ),
+)]
 pub async fn count_alerts(
     State(st): State<AppState>,
     principal: Principal,
@@ -281,6 +311,28 @@ pub async fn count_alerts(
 }
 
 /// `GET /security/alerts/{id}`: by unified id or by any provider's own id.
+#[utoipa::path(
+    get,
+    path = "/v1.0/security/alerts/{id}",
+    operation_id = "getAlert",
+    tag = "alerts",
+    summary = "Get an alert",
+    description = "One alert by its unified id or by any provider's own id, fresh from the providers that hold a copy, folded, with `@odata.context`. A provider that fails makes the answer 206 with a `Warning`.",
+    params(
+        ("id" = String, Path, description = "The unified alert id, or a provider's own alert id."),
+        crate::openapi::SelectOption,
+        crate::openapi::GraphHeaders,
+    ),
+    security(("bearer" = ["SecurityEvents.Read.All"]), ("bearer" = ["SecurityEvents.ReadWrite.All"])),
+    responses(
+        (status = 200, description = "The alert.", body = vigil_model::Alert, content_type = "application/json",
+            headers(("ETag" = String), ("OData-Version" = String))),
+        (status = 206, description = "Partial content: a provider holding a copy failed; the alert is folded from the others.", body = vigil_model::Alert, content_type = "application/json",
+            headers(("Warning" = String), ("ETag" = String), ("OData-Version" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` matched the alert's `ETag`.", headers(("ETag" = String))),
+        (status = 404, description = "`NotFound`: no provider of the tenant knows this id (a `Warning` names a provider that could not be asked).", body = crate::openapi::ODataError, content_type = "application/json", headers(("Warning" = String))),
+    ),
+)]
 pub async fn get_alert(
     State(st): State<AppState>,
     Extension(version): Extension<ApiVersion>,

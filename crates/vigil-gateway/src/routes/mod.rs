@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .nest("/v1.0", graph_api(ApiVersion::V1))
         .nest("/beta", graph_api(ApiVersion::Beta))
         .merge(health::router())
+        .merge(crate::openapi::router())
         .merge(alerts_write::admin_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
