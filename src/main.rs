@@ -38,6 +38,9 @@ enum Command {
     CheckConfig(CommonArgs),
     /// List the configured providers and their capabilities.
     Providers(CommonArgs),
+    /// List or re-drive write-back outbox rows (reads the database directly).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Print the OpenAPI document (or write it to a file).
     Openapi(OpenapiArgs),
 }
@@ -47,6 +50,30 @@ struct OpenapiArgs {
     /// Write the document to this file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// A tenant's outbox rows in one state (pending, delivered or dead), oldest first, as JSON
+    /// lines.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "dead")]
+        state: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Moves a dead-lettered row back to pending; a running gateway delivers it.
+    Retry {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        tenant: String,
+        id: i64,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -140,6 +167,7 @@ fn main() -> ExitCode {
             }
             Command::CheckConfig(args) => check_config(args),
             Command::Providers(args) => providers(args),
+            Command::Outbox(cmd) => outbox(cmd).await,
             Command::Openapi(args) => openapi(args),
         }
     });
@@ -270,6 +298,49 @@ fn token(args: TokenArgs) -> Result<(), String> {
     let token = mint_hs256(&key, &claims).map_err(|e| format!("cannot sign: {e}"))?;
     println!("{token}");
     Ok(())
+}
+
+async fn outbox(cmd: OutboxCommand) -> Result<(), String> {
+    use vigil_gateway::routes::alerts_write::{OutboxRow, parse_state};
+    let common = match &cmd {
+        OutboxCommand::List { common, .. } | OutboxCommand::Retry { common, .. } => common,
+    };
+    let cfg = load(common)?;
+    let store = vigil_store::connect(&cfg.database_url())
+        .await
+        .map_err(|e| e.to_string())?;
+    match cmd {
+        OutboxCommand::List {
+            tenant,
+            state,
+            limit,
+            ..
+        } => {
+            let state = parse_state(&state)
+                .ok_or_else(|| format!("unknown state '{state}': pending, delivered or dead"))?;
+            let rows = store
+                .list_outbox(&tenant, state, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            for r in rows {
+                let line = serde_json::to_string(&OutboxRow::from(r)).map_err(|e| e.to_string())?;
+                println!("{line}");
+            }
+            Ok(())
+        }
+        OutboxCommand::Retry { tenant, id, .. } => {
+            if store
+                .redrive(&tenant, id, chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("outbox row {id} is pending again");
+                Ok(())
+            } else {
+                Err(format!("no dead-lettered outbox row {id} in tenant {tenant}"))
+            }
+        }
+    }
 }
 
 async fn migrate(args: CommonArgs) -> Result<(), String> {

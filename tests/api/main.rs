@@ -5,5 +5,6 @@
 
 mod harness;
 mod list;
+mod writeback;
 
 pub use harness::*;

@@ -196,6 +196,7 @@ pub async fn list_alerts(
         let skip = input.opts.skip.unwrap_or(0) as usize;
         alerts.drain(..skip.min(alerts.len()));
     }
+    crate::writeback::decorate(&st, &principal.tenant_id, &mut alerts).await?;
     let base = odata::base_url(&st.config.public_url, &headers);
     let mut body = Map::new();
     body.insert(
@@ -346,11 +347,19 @@ pub async fn get_alert(
     odata::reject_options_except(&pairs, &["select"])?;
     let opts = QueryOptions::parse(&pairs, &ALERT)?;
     let (alert, outcomes) = fetch_one(&st, &principal.tenant_id, &id).await?;
-    let Some(alert) = alert else {
+    let Some(mut alert) = alert else {
         let mut resp = ApiError::NotFound(format!("Alert '{id}' was not found.")).into_response();
         warning_headers(resp.headers_mut(), &outcomes);
         return Ok(resp);
     };
+    // Write-back: history, per-source sync state, and the state ETag PATCH's If-Match takes.
+    let state_etag = crate::writeback::decorate(
+        &st,
+        &principal.tenant_id,
+        std::slice::from_mut(&mut alert),
+    )
+    .await?
+    .pop();
     let base = odata::base_url(&st.config.public_url, &headers);
     let mut v = render(vec![alert], opts.select.as_ref())
         .pop()
@@ -366,7 +375,11 @@ pub async fn get_alert(
     }
     let mut extra = HeaderMap::new();
     warning_headers(&mut extra, &outcomes);
-    json_response(status_for(&outcomes), &v, &headers, extra)
+    let mut resp = json_response(status_for(&outcomes), &v, &headers, extra)?;
+    if let Some(tag) = state_etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
+    Ok(resp)
 }
 
 /// One alert by any of its ids, fresh from its providers, folded and with its stable id.

@@ -604,7 +604,7 @@ pub async fn submit(
             "No configured provider holds alert '{id}' any more."
         )));
     }
-    check_vendor(st, tenant, &targets, &payload.vendor_information)?;
+    check_vendor(st, tenant, &resolved, &payload.vendor_information).await?;
 
     let wb = &st.writeback;
     let lock_key = format!("{}|{}", tenant.to_ascii_lowercase(), resolved.unified_id);
@@ -700,31 +700,51 @@ pub async fn submit(
     })
 }
 
-/// `vendorInformation` must name one of the target providers (vendor and product compared
-/// case-insensitively): Graph routes by it, and a typo should not silently update something.
-fn check_vendor(
+/// `vendorInformation` must name the vendor and product of the alert or of one of its copies
+/// (compared case-insensitively): Graph routes by it, and a typo should not silently update
+/// something. The configured providers' own names are checked first; the alert is fetched
+/// only when they do not match (one Graph connection serves several products).
+async fn check_vendor(
     st: &AppState,
     tenant: &str,
-    targets: &[vigil_store::AlertSource],
+    resolved: &ResolvedAlert,
     v: &SecurityVendorInformation,
 ) -> Result<(), ApiError> {
     let eq = |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
     let providers = st.federation.registry.for_tenant(tenant);
-    let candidates: Vec<(String, String)> = providers
+    let mut candidates: Vec<(String, String)> = providers
         .iter()
-        .filter(|p| targets.iter().any(|t| t.provider == p.info().name))
+        .filter(|p| resolved.sources.iter().any(|t| t.provider == p.info().name))
         .map(|p| (p.info().vendor.clone(), p.info().product.clone()))
         .collect();
-    if candidates
-        .iter()
-        .any(|(vendor, product)| eq(&v.vendor, vendor) && eq(&v.provider, product))
-    {
+    let matches = |c: &[(String, String)]| {
+        c.iter()
+            .any(|(vendor, product)| eq(&v.vendor, vendor) && eq(&v.provider, product))
+    };
+    if matches(&candidates) {
         return Ok(());
     }
+    let (alert, _) = crate::routes::alerts::fetch_one(st, tenant, &resolved.unified_id).await?;
+    if let Some(a) = alert {
+        let mut pairs = vec![(
+            a.vendor_information.vendor.clone().unwrap_or_default(),
+            a.vendor_information.provider.clone().unwrap_or_default(),
+        )];
+        for s in vigil_model::merge::VigilSource::of(&a) {
+            pairs.push((s.vendor.unwrap_or_default(), s.product.unwrap_or_default()));
+        }
+        if matches(&pairs) {
+            return Ok(());
+        }
+        candidates.extend(pairs);
+    }
+    candidates.sort();
+    candidates.dedup();
     Err(ApiError::BadRequest(format!(
         "vendorInformation names no provider of this alert. Use one of: {}.",
         candidates
             .iter()
+            .filter(|(v, p)| !v.is_empty() && !p.is_empty())
             .map(|(v, p)| format!("{{\"vendor\":\"{v}\",\"provider\":\"{p}\"}}"))
             .collect::<Vec<_>>()
             .join(", ")
@@ -810,9 +830,33 @@ pub async fn decorate(
         }
         a.history_states.extend(h.into_iter().map(|r| r.entry));
         a.history_states.sort_by_key(|e| e.updated_date_time);
+        let unified = a.id.clone();
         let Some(Value::Array(sources)) = a.additional_data.get_mut(VIGIL_SOURCES) else {
             continue;
         };
+        // A copy whose provider did not answer is missing from the fold; while a change to it
+        // is open, list it anyway so its sync state shows.
+        let mut missing: Vec<(String, String)> = open
+            .iter()
+            .filter(|(e, _)| e.unified_id == unified)
+            .map(|(e, _)| {
+                (
+                    e.source.provider.clone(),
+                    e.source.provider_alert_id.clone(),
+                )
+            })
+            .filter(|(p, id)| {
+                !sources.iter().any(|s| {
+                    s.get("provider").and_then(Value::as_str) == Some(p.as_str())
+                        && s.get("providerAlertId").and_then(Value::as_str) == Some(id.as_str())
+                })
+            })
+            .collect();
+        missing.sort();
+        missing.dedup();
+        for (p, id) in missing {
+            sources.push(serde_json::json!({ "provider": p, "providerAlertId": id }));
+        }
         for src in sources.iter_mut() {
             let Value::Object(m) = src else { continue };
             let provider = m.get("provider").and_then(Value::as_str).unwrap_or("");

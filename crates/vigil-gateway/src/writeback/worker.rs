@@ -204,12 +204,46 @@ async fn deliver_group(st: &AppState, group: Vec<OutboxClaim>) {
         settle_failed(st, &group, Failure::Retry(msg, None)).await;
         return;
     };
-    let change = folded.to_change();
+    let mut change = folded.to_change();
     let timeout = st.federation.timeout;
-    let result = tokio::time::timeout(
-        timeout,
-        provider.update_alert(&e0.source.provider_alert_id, &change),
-    )
+    let pid = &e0.source.provider_alert_id;
+    // Each product wants its own vendorInformation (Graph routes by it, and one Graph
+    // connection serves several products): read it from the copy, which also tells a
+    // provider that lost the alert from one that is down.
+    // Risky-user action rows (crate::identity::actions) share the outbox, dispatched on their
+    // payload `kind`; they have no alert copy to read vendorInformation from.
+    let identity_action = crate::identity::actions::ActionPayload::latest(&group);
+    let copy = match &identity_action {
+        Some(_) => Ok(Ok(Some(vigil_model::Alert::default()))),
+        None => tokio::time::timeout(timeout, provider.get_alert(pid)).await,
+    };
+    match copy {
+        Ok(Ok(Some(current))) => {
+            if current.vendor_information.provider.is_some() {
+                change.vendor_information = current.vendor_information;
+            }
+        }
+        Ok(Ok(None)) => {
+            let msg = format!("the provider no longer holds alert '{pid}'");
+            settle_failed(st, &group, Failure::Permanent(msg)).await;
+            return;
+        }
+        Ok(Err(err)) => {
+            settle_failed(st, &group, classify(&err)).await;
+            return;
+        }
+        Err(_) => {
+            let msg = format!("no answer within {timeout:?}");
+            settle_failed(st, &group, Failure::Retry(msg, None)).await;
+            return;
+        }
+    }
+    let result = tokio::time::timeout(timeout, async {
+        match &identity_action {
+            Some(a) => a.deliver(provider.as_ref()).await,
+            None => provider.update_alert(pid, &change).await,
+        }
+    })
     .await;
     match result {
         Ok(Ok(())) => {
@@ -222,6 +256,7 @@ async fn deliver_group(st: &AppState, group: Vec<OutboxClaim>) {
                 }
                 let mut s = SourceSync::of_entry(&c.entry, "delivered");
                 s.last_error = None;
+                s.next_attempt_date_time = None;
                 wb.publish(Settled {
                     outbox_id: c.entry.id,
                     sync: s,
@@ -234,28 +269,28 @@ async fn deliver_group(st: &AppState, group: Vec<OutboxClaim>) {
                 "alert change delivered"
             );
         }
-        Ok(Err(err)) => {
-            let f = if err.is_transient() || matches!(err.kind, ProviderErrorKind::Throttled { .. })
-            {
-                Failure::Retry(
-                    err.kind.to_string(),
-                    err.retry_after().and_then(|d| TimeDelta::from_std(d).ok()),
-                )
-            } else if err.warning_status() >= 500 {
-                Failure::Retry(err.kind.to_string(), None)
-            } else {
-                Failure::Permanent(err.kind.to_string())
-            };
-            settle_failed(st, &group, f).await;
-        }
+        Ok(Err(err)) => settle_failed(st, &group, classify(&err)).await,
         Err(_) => {
-            settle_failed(
-                st,
-                &group,
-                Failure::Retry(format!("no answer within {timeout:?}"), None),
-            )
-            .await;
+            let msg = format!("no answer within {timeout:?}");
+            settle_failed(st, &group, Failure::Retry(msg, None)).await;
         }
+    }
+}
+
+/// Transient errors and 5xx are retried (a `Retry-After` is kept as the floor); other
+/// errors cannot be fixed by sending the same request again.
+fn classify(err: &vigil_providers::ProviderError) -> Failure {
+    if matches!(err.kind, ProviderErrorKind::NotFound) {
+        Failure::Permanent(err.kind.to_string())
+    } else if err.is_transient() || matches!(err.kind, ProviderErrorKind::Throttled { .. }) {
+        Failure::Retry(
+            err.kind.to_string(),
+            err.retry_after().and_then(|d| TimeDelta::from_std(d).ok()),
+        )
+    } else if err.warning_status() >= 500 {
+        Failure::Retry(err.kind.to_string(), None)
+    } else {
+        Failure::Permanent(err.kind.to_string())
     }
 }
 

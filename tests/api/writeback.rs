@@ -1,0 +1,738 @@
+//! Write-back: PATCH / updateAlerts reach every provider holding the alert, durably, in order;
+//! asserted from what the mock providers recorded and now hold.
+
+use crate::*;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use vigil_mock::{Faults, ProviderKind};
+
+const RW: &[&str] = &["SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"];
+
+/// A unified alert with a copy at every provider: (unified id, [(provider, provider id)], vendor
+/// information of one source).
+async fn alert_with_all_sources(
+    env: &TestEnv,
+    tenant: &str,
+) -> (String, Vec<(String, String)>, Value) {
+    for page in env.walk(tenant, "/v1.0/security/alerts?$top=50").await {
+        for a in page["value"].as_array().unwrap() {
+            let sources = a["vigilSources"].as_array().cloned().unwrap_or_default();
+            if sources.len() == 3 {
+                let pairs = sources
+                    .iter()
+                    .map(|s| {
+                        (
+                            s["provider"].as_str().unwrap().to_string(),
+                            s["providerAlertId"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect();
+                let vi = json!({
+                    "provider": sources[0]["product"],
+                    "vendor": sources[0]["vendor"],
+                });
+                return (a["id"].as_str().unwrap().to_string(), pairs, vi);
+            }
+        }
+    }
+    panic!("the scenario has no alert held by all three providers");
+}
+
+fn kind_of(provider: &str) -> ProviderKind {
+    if provider.starts_with("graph") {
+        ProviderKind::Graph
+    } else if provider.starts_with("falcon") {
+        ProviderKind::Falcon
+    } else {
+        ProviderKind::Ocsf
+    }
+}
+
+/// The writes a mock recorded that concern `provider_alert_id`.
+fn writes_for(env: &TestEnv, provider: &str, pid: &str) -> Vec<vigil_mock::RecordedWrite> {
+    env.fleet
+        .get(kind_of(provider))
+        .writes()
+        .into_iter()
+        .filter(|w| w.path.contains(pid) || w.body.to_string().contains(pid))
+        .collect()
+}
+
+async fn patch(
+    env: &TestEnv,
+    tenant: &str,
+    id: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = env
+        .client
+        .patch(format!("{}/v1.0/security/alerts/{id}", env.base))
+        .bearer_auth(env.token_with(tenant, RW))
+        .json(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+async fn get_alert(env: &TestEnv, tenant: &str, id: &str) -> (Value, Option<String>) {
+    let resp = env
+        .get(tenant, &format!("/v1.0/security/alerts/{id}"))
+        .await;
+    assert!(
+        resp.status() == 200 || resp.status() == 206,
+        "{}",
+        resp.status()
+    );
+    let etag = resp
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    (resp.json().await.unwrap(), etag)
+}
+
+/// Waits until every source of the alert reports `delivered`; returns the alert.
+async fn settled(env: &TestEnv, tenant: &str, id: &str, within: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let (a, _) = get_alert(env, tenant, id).await;
+        let done = a["vigilSources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["syncState"]["state"] == "delivered");
+        if done {
+            return a;
+        }
+        assert!(
+            start.elapsed() < within,
+            "not settled: {}",
+            a["vigilSources"]
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn patch_reaches_every_provider_and_reads_back() {
+    let env = TestEnv::start().await;
+    let (id, sources, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    // prime the cache with a list, so that a stale page would show after the write
+    let _ = env.get(CONTOSO, "/v1.0/security/alerts?$top=50").await;
+    let body = json!({
+        "status": "InProgress",
+        "assignedTo": "analyst@contoso.com",
+        "feedback": "truePositive",
+        "comments": ["triaged by vigil test"],
+        "tags": ["HVA"],
+        "vendorInformation": vi,
+    });
+    let resp = patch(
+        &env,
+        CONTOSO,
+        &id,
+        &body,
+        &[("Prefer", "return=representation")],
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    assert!(resp.headers().get("etag").is_some());
+    let a: Value = resp.json().await.unwrap();
+    assert_eq!(a["id"], id);
+    assert_eq!(a["status"], "inProgress");
+    assert_eq!(a["assignedTo"], "analyst@contoso.com");
+    // every provider received the change, once
+    for (provider, pid) in &sources {
+        let w = writes_for(&env, provider, pid);
+        assert_eq!(w.len(), 1, "{provider}: {w:?}");
+    }
+    // read after write, through the list (the cache was invalidated) and the GET
+    let (got, _) = get_alert(&env, CONTOSO, &id).await;
+    for s in got["vigilSources"].as_array().unwrap() {
+        assert_eq!(s["status"], "inProgress", "{s}");
+        assert_eq!(s["syncState"]["state"], "delivered", "{s}");
+    }
+    // Vigil's entry (providers may add their own, e.g. Graph's beta appends one too)
+    let history = got["historyStates"].as_array().unwrap();
+    let ours = history
+        .iter()
+        .rfind(|h| h["user"] == "tester@contoso.com")
+        .unwrap_or_else(|| panic!("no history entry of ours in {history:?}"));
+    assert_eq!(ours["status"], "inProgress");
+    assert_eq!(ours["appId"], "vigil-tests");
+    assert_eq!(ours["comments"], json!(["triaged by vigil test"]));
+    let times: Vec<&str> = history
+        .iter()
+        .filter_map(|h| h["updatedDateTime"].as_str())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "newest last: {times:?}"
+    );
+    let pages = env.walk(CONTOSO, "/v1.0/security/alerts?$top=50").await;
+    let listed = pages
+        .iter()
+        .flat_map(|p| p["value"].as_array().unwrap().clone())
+        .find(|a| a["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(listed["status"], "inProgress");
+    assert_eq!(
+        listed["historyStates"].as_array().unwrap().len(),
+        history.len()
+    );
+
+    // the same change again changes nothing at the providers that diff (no duplicate comment)
+    let resp = patch(&env, CONTOSO, &id, &body, &[]).await;
+    assert_eq!(resp.status(), 204);
+    let (got, _) = get_alert(&env, CONTOSO, &id).await;
+    let comments = got["comments"].as_array().unwrap();
+    let n = comments
+        .iter()
+        .filter(|c| *c == "triaged by vigil test")
+        .count();
+    assert_eq!(n, 1, "{comments:?}");
+}
+
+#[tokio::test]
+async fn bad_patches_are_graph_errors() {
+    let env = TestEnv::start().await;
+    let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"status": "resolved"}), 400, "vendorInformation"),
+        (
+            json!({"status": "resolved", "severity": "high", "title": "x", "vendorInformation": vi}),
+            400,
+            "severity",
+        ),
+        (
+            json!({"status": "nope", "vendorInformation": vi}),
+            400,
+            "status",
+        ),
+        (
+            json!({"status": "resolved", "vendorInformation": {"provider": "Nope", "vendor": "Nobody"}}),
+            400,
+            "vendorInformation",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let resp = patch(&env, CONTOSO, &id, &body, &[]).await;
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let (code, msg) = graph_error(&resp.json().await.unwrap());
+        assert_eq!(code, "BadRequest");
+        assert!(msg.contains(needle), "{msg}");
+    }
+    // malformed JSON, empty and oversized bodies
+    let url = format!("{}/v1.0/security/alerts/{id}", env.base);
+    let token = env.token_with(CONTOSO, RW);
+    for (body, status) in [
+        ("{\"status\":".to_string(), 400u16),
+        (String::new(), 400),
+        (
+            format!("{{\"comments\":[\"{}\"]}}", "x".repeat(70_000)),
+            413,
+        ),
+    ] {
+        let resp = env
+            .client
+            .patch(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status);
+        graph_error(&resp.json().await.unwrap());
+    }
+    // read-only token, unknown id, v1.0 updateAlerts
+    let resp = env
+        .client
+        .patch(&url)
+        .bearer_auth(env.token_with(CONTOSO, &["SecurityEvents.Read.All"]))
+        .json(&json!({"status": "resolved", "vendorInformation": vi}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = patch(
+        &env,
+        CONTOSO,
+        "no-such-alert-anywhere",
+        &json!({"status": "resolved", "vendorInformation": vi}),
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 404);
+    graph_error(&resp.json().await.unwrap());
+    let resp = env
+        .client
+        .post(format!("{}/v1.0/security/alerts/updateAlerts", env.base))
+        .bearer_auth(&token)
+        .json(&json!({"value": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    // nothing reached any provider
+    for kind in ProviderKind::ALL {
+        assert!(env.fleet.get(kind).writes().is_empty(), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_down_gets_202_then_the_worker_delivers() {
+    let env = TestEnv::start().await;
+    let (id, sources, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    let falcon = env.fleet.get(ProviderKind::Falcon);
+    falcon.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    let resp = patch(
+        &env,
+        CONTOSO,
+        &id,
+        &json!({"status": "resolved", "assignedTo": "on-call@contoso.com", "closedDateTime": "2024-05-01T10:00:00+00:00", "vendorInformation": vi}),
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    let body: Value = resp.json().await.unwrap();
+    let sync = body["vigilSync"].as_array().unwrap();
+    assert_eq!(sync.len(), 3);
+    for s in sync {
+        let expected = if s["provider"].as_str().unwrap().starts_with("falcon") {
+            "pending"
+        } else {
+            "delivered"
+        };
+        assert_eq!(s["state"], expected, "{s}");
+    }
+    let f = sync
+        .iter()
+        .find(|s| s["provider"].as_str().unwrap().starts_with("falcon"))
+        .unwrap();
+    assert!(f["lastError"].as_str().is_some(), "{f}");
+    assert!(f["attempts"].as_i64().unwrap() >= 1);
+
+    // the pending copy shows in the representation and in the admin outbox
+    let (a, _) = get_alert(&env, CONTOSO, &id).await;
+    let falcon_sync = a["vigilSources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["provider"].as_str().unwrap().starts_with("falcon"))
+        .map(|s| s["syncState"].clone())
+        .unwrap();
+    assert_eq!(falcon_sync["state"], "pending", "{falcon_sync}");
+    let admin = env.token_with(CONTOSO, &["Vigil.Admin"]);
+    let resp = env
+        .client
+        .get(format!("{}/vigil/admin/outbox?state=pending", env.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let rows: Value = resp.json().await.unwrap();
+    assert!(
+        rows["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["alertId"] == id.as_str() && r["state"] == "pending"),
+        "{rows}"
+    );
+    // admin routes need Vigil.Admin; re-driving an unknown row is 404
+    let resp = env
+        .client
+        .get(format!("{}/vigil/admin/outbox?state=pending", env.base))
+        .bearer_auth(env.token_with(CONTOSO, RW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = env
+        .client
+        .post(format!("{}/vigil/admin/outbox/999999/retry", env.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    falcon.set_faults(Faults::default());
+    let a = settled(&env, CONTOSO, &id, Duration::from_secs(30)).await;
+    for s in a["vigilSources"].as_array().unwrap() {
+        assert_eq!(s["status"], "resolved", "{s}");
+    }
+    for (provider, pid) in &sources {
+        assert!(
+            !writes_for(&env, provider, pid).is_empty(),
+            "{provider} {pid}: {:?}",
+            env.fleet.get(kind_of(provider)).writes()
+        );
+    }
+}
+
+#[tokio::test]
+async fn stale_if_match_is_412() {
+    let env = TestEnv::start().await;
+    let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    let (_, etag) = get_alert(&env, CONTOSO, &id).await;
+    let etag = etag.unwrap();
+    let body = json!({"assignedTo": "first@contoso.com", "vendorInformation": vi});
+    let resp = patch(&env, CONTOSO, &id, &body, &[("If-Match", &etag)]).await;
+    assert_eq!(resp.status(), 204);
+    let new_etag = resp
+        .headers()
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_etag, etag);
+    let body = json!({"assignedTo": "second@contoso.com", "vendorInformation": vi});
+    let resp = patch(&env, CONTOSO, &id, &body, &[("If-Match", &etag)]).await;
+    assert_eq!(resp.status(), 412);
+    let (code, _) = graph_error(&resp.json().await.unwrap());
+    assert_eq!(code, "PreconditionFailed");
+    let (a, get_etag) = get_alert(&env, CONTOSO, &id).await;
+    assert_eq!(a["assignedTo"], "first@contoso.com");
+    assert_eq!(
+        get_etag.unwrap(),
+        new_etag,
+        "GET and PATCH agree on the ETag"
+    );
+    let resp = patch(&env, CONTOSO, &id, &body, &[("If-Match", &new_etag)]).await;
+    assert_eq!(resp.status(), 204);
+}
+
+#[tokio::test]
+async fn concurrent_patches_leave_every_provider_with_the_later_change() {
+    let env = TestEnv::start().await;
+    let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    for round in 0..3 {
+        let a = json!({"status": "inProgress", "assignedTo": format!("a{round}@contoso.com"), "vendorInformation": vi});
+        let b = json!({"status": "resolved", "assignedTo": format!("b{round}@contoso.com"), "vendorInformation": vi});
+        let (ra, rb) = tokio::join!(
+            patch(&env, CONTOSO, &id, &a, &[]),
+            patch(&env, CONTOSO, &id, &b, &[])
+        );
+        assert!(ra.status().is_success() && rb.status().is_success());
+        let got = settled(&env, CONTOSO, &id, Duration::from_secs(30)).await;
+        // the later recorded change is the last history entry; every provider holds it
+        let last = got["historyStates"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        for s in got["vigilSources"].as_array().unwrap() {
+            assert_eq!(s["status"], last["status"], "round {round}: {s} vs {last}");
+        }
+        assert_eq!(got["assignedTo"], last["assignedTo"]);
+    }
+}
+
+#[tokio::test]
+async fn update_alerts_is_beta_bulk() {
+    let env = TestEnv::start().await;
+    let (id, sources, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    let mut item = json!({"id": id, "status": "resolved", "feedback": "falsePositive", "vendorInformation": vi});
+    let resp = env
+        .client
+        .post(format!("{}/beta/security/alerts/updateAlerts", env.base))
+        .bearer_auth(env.token_with(CONTOSO, RW))
+        .json(&json!({"value": [item.clone()]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let v = body["value"].as_array().unwrap();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["id"], id.as_str());
+    assert_eq!(v[0]["status"], "resolved");
+    assert_eq!(v[0]["feedback"], "falsePositive");
+    for (provider, pid) in &sources {
+        assert_eq!(writes_for(&env, provider, pid).len(), 1, "{provider}");
+    }
+    // an item without an id is rejected before anything is recorded
+    item.as_object_mut().unwrap().remove("id");
+    let resp = env
+        .client
+        .post(format!("{}/beta/security/alerts/updateAlerts", env.base))
+        .bearer_auth(env.token_with(CONTOSO, RW))
+        .json(&json!({"value": [item]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    graph_error(&resp.json().await.unwrap());
+}
+
+/// A gateway process of the real binary.
+struct Gateway {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Gateway {
+    async fn start(config: &std::path::Path, port: u16, log: &std::path::Path) -> Gateway {
+        let log = std::fs::File::create(log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        while client
+            .get(format!("{base}/healthz"))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "gateway did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Gateway { child, base }
+    }
+
+    /// `kill -9`: no shutdown, no cleanup.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo's providers for the fleet, as a TOML config file's `[[providers]]` tables.
+fn providers_toml(fleet: &vigil_mock::MockFleet) -> String {
+    let mut out = String::new();
+    for tenant in fleet.scenario().tenants() {
+        let tid = &tenant.id;
+        let short: String = tid.chars().take(8).collect();
+        for kind in ProviderKind::ALL {
+            let mock = fleet.get(kind);
+            let c = mock.credentials(tid);
+            let base = mock.base_url();
+            let (k, extra) = match kind {
+                ProviderKind::Graph => (
+                    "graph",
+                    format!(
+                        "[providers.credentials]\ntoken_url = \"{base}/{tid}/oauth2/v2.0/token\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nscope = \"https://graph.microsoft.com/.default\"\n",
+                        c.client_id, c.client_secret
+                    ),
+                ),
+                ProviderKind::Falcon => (
+                    "falcon",
+                    format!(
+                        "[providers.credentials]\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+                        c.client_id, c.client_secret
+                    ),
+                ),
+                ProviderKind::Ocsf => ("ocsf", format!("api_token = \"{}\"\n", c.api_token)),
+            };
+            let (top, sub) = match extra.split_once("[providers.credentials]\n") {
+                Some((_, creds)) => (String::new(), format!("[providers.credentials]\n{creds}")),
+                None => (extra.clone(), String::new()),
+            };
+            out.push_str(&format!(
+                "\n[[providers]]\nkind = \"{k}\"\nname = \"{k}-{short}\"\ntenant_id = \"{tid}\"\nbase_url = \"{base}\"\n{top}{sub}"
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn nothing_is_lost_when_the_process_is_killed_mid_delivery() {
+    let fleet = vigil_mock::MockFleet::start(vigil_mock::MockConfig {
+        alerts_per_tenant: 60,
+        ..vigil_mock::MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("vigil-kill9-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n\n[federation]\nprovider_timeout_ms = 4000\n\n[writeback]\npoll_interval_ms = 200\nlease_secs = 2\nbackoff_base_ms = 200\nbackoff_max_secs = 1\n{}",
+            dir.display(),
+            providers_toml(&fleet)
+        ),
+    )
+    .unwrap();
+    let key = vigil_gateway::config::load_or_create_key(&dir.join("token-signing.key")).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let token = vigil_gateway::auth::mint_hs256(
+        &key,
+        &vigil_gateway::auth::Claims {
+            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
+            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
+            exp: now + 3600,
+            tid: Some(CONTOSO.into()),
+            oid: Some("11111111-2222-4333-8444-555555555555".into()),
+            scp: Some(RW.join(" ")),
+            appid: Some("vigil-tests".into()),
+            upn: Some("tester@contoso.com".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+
+    let mut gw = Gateway::start(&config, port, &dir.join("first.log")).await;
+    // an alert held by all three providers
+    let body: Value = client
+        .get(format!("{}/v1.0/security/alerts?$top=60", gw.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alert = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["vigilSources"].as_array().is_some_and(|s| s.len() == 3))
+        .expect("an alert at every provider")
+        .clone();
+    let id = alert["id"].as_str().unwrap().to_string();
+    let sources: Vec<(String, String)> = alert["vigilSources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["provider"].as_str().unwrap().to_string(),
+                s["providerAlertId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let vi = json!({"provider": alert["vigilSources"][0]["product"], "vendor": alert["vigilSources"][0]["vendor"]});
+
+    // two providers down, the third slow: the process dies while it delivers
+    for kind in [ProviderKind::Graph, ProviderKind::Ocsf] {
+        fleet.get(kind).set_faults(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
+    }
+    fleet.get(ProviderKind::Falcon).set_faults(Faults {
+        latency_ms: 3000,
+        ..Faults::default()
+    });
+    let comment = format!("kill-9 {}", uuid::Uuid::new_v4());
+    let change = json!({
+        "status": "resolved",
+        "assignedTo": "survivor@contoso.com",
+        "comments": [comment],
+        "vendorInformation": vi,
+    });
+    let url = format!("{}/v1.0/security/alerts/{id}", gw.base);
+    let pending = tokio::spawn({
+        let client = client.clone();
+        let token = token.clone();
+        async move {
+            client
+                .patch(url)
+                .bearer_auth(token)
+                .json(&change)
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    gw.kill();
+    let answer = pending.await.unwrap();
+    assert!(
+        answer.is_err(),
+        "the PATCH must not have been answered: {answer:?}"
+    );
+
+    // start again on the same data dir; bring the providers back
+    for kind in ProviderKind::ALL {
+        fleet.get(kind).set_faults(Faults::default());
+    }
+    let gw = Gateway::start(&config, port, &dir.join("second.log")).await;
+    let start = Instant::now();
+    loop {
+        let got: Value = client
+            .get(format!("{}/v1.0/security/alerts/{id}", gw.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let done = got["vigilSources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "resolved" && s["syncState"]["state"] == "delivered");
+        if done {
+            assert_eq!(got["assignedTo"], "survivor@contoso.com");
+            let n = got["comments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c.as_str() == Some(comment.as_str()))
+                .count();
+            assert_eq!(n, 1, "comment duplicated: {}", got["comments"]);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not delivered after restart: {}",
+            got["vigilSources"]
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // from the mocks' logs: every provider received the change
+    for (provider, pid) in &sources {
+        let writes: Vec<_> = fleet
+            .get(kind_of(provider))
+            .writes()
+            .into_iter()
+            .filter(|w| w.path.contains(pid.as_str()) || w.body.to_string().contains(pid.as_str()))
+            .collect();
+        assert!(!writes.is_empty(), "{provider} received nothing");
+        let with_comment = writes
+            .iter()
+            .filter(|w| w.body.to_string().contains(&comment))
+            .count();
+        assert!(with_comment >= 1, "{provider}: {writes:?}");
+    }
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
