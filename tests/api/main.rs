@@ -5,6 +5,7 @@
 
 mod harness;
 mod list;
-mod writeback;
+
+mod tenancy_security;
 
 pub use harness::*;
