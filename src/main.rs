@@ -337,7 +337,9 @@ async fn outbox(cmd: OutboxCommand) -> Result<(), String> {
                 println!("outbox row {id} is pending again");
                 Ok(())
             } else {
-                Err(format!("no dead-lettered outbox row {id} in tenant {tenant}"))
+                Err(format!(
+                    "no dead-lettered outbox row {id} in tenant {tenant}"
+                ))
             }
         }
     }

@@ -353,13 +353,10 @@ pub async fn get_alert(
         return Ok(resp);
     };
     // Write-back: history, per-source sync state, and the state ETag PATCH's If-Match takes.
-    let state_etag = crate::writeback::decorate(
-        &st,
-        &principal.tenant_id,
-        std::slice::from_mut(&mut alert),
-    )
-    .await?
-    .pop();
+    let state_etag =
+        crate::writeback::decorate(&st, &principal.tenant_id, std::slice::from_mut(&mut alert))
+            .await?
+            .pop();
     let base = odata::base_url(&st.config.public_url, &headers);
     let mut v = render(vec![alert], opts.select.as_ref())
         .pop()
