@@ -753,3 +753,200 @@ async fn nothing_is_lost_when_the_process_is_killed_mid_delivery() {
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A gateway in this process on `database_url`, against `fleet`, with its own data dir.
+async fn gateway_on(
+    fleet: &vigil_mock::MockFleet,
+    database_url: &str,
+    dir: &std::path::Path,
+    key: &std::path::Path,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> String {
+    let mut cfg = vigil_gateway::Config::from_overrides(json!({
+        "listen": "127.0.0.1:0",
+        "data_dir": dir,
+        "database_url": database_url,
+        "auth": { "hs256_key_file": key },
+        "federation": { "provider_timeout_ms": 3000 },
+        "writeback": { "poll_interval_ms": 200, "backoff_base_ms": 200, "backoff_max_secs": 1 },
+    }))
+    .unwrap();
+    cfg.providers = vigil::demo::provider_configs(fleet).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = vigil_gateway::build_state(cfg).await.unwrap();
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = vigil_gateway::run(state, listener, token).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Two gateways on one PostgreSQL schema: a write through one is seen at once through the
+/// other (its cached pages dropped by LISTEN/NOTIFY), and a change pending for a provider
+/// that is down is delivered once it is back, once per provider.
+#[tokio::test]
+async fn two_gateways_on_postgres_share_outbox_and_cache_invalidation() {
+    let Ok(base) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set VIGIL_TEST_POSTGRES_URL"
+        );
+        eprintln!("SKIPPED: set VIGIL_TEST_POSTGRES_URL to run the two-gateway test");
+        return;
+    };
+    let schema = format!("vigil_e2e_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options[search_path]={schema}");
+
+    let fleet = vigil_mock::MockFleet::start(vigil_mock::MockConfig {
+        alerts_per_tenant: 60,
+        ..vigil_mock::MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("vigil-pg2-{}", uuid::Uuid::new_v4()));
+    let key_path = dir.join("token-signing.key");
+    let key = vigil_gateway::config::load_or_create_key(&key_path).unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let a = gateway_on(&fleet, &url, &dir.join("a"), &key_path, &shutdown).await;
+    let b = gateway_on(&fleet, &url, &dir.join("b"), &key_path, &shutdown).await;
+    let now = chrono::Utc::now().timestamp();
+    let token = vigil_gateway::auth::mint_hs256(
+        &key,
+        &vigil_gateway::auth::Claims {
+            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
+            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
+            exp: now + 3600,
+            tid: Some(CONTOSO.into()),
+            oid: Some("11111111-2222-4333-8444-555555555555".into()),
+            scp: Some(RW.join(" ")),
+            appid: Some("vigil-tests".into()),
+            upn: Some("tester@contoso.com".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let list = |base: String| {
+        let client = client.clone();
+        let token = token.clone();
+        async move {
+            let v: Value = client
+                .get(format!("{base}/v1.0/security/alerts?$top=60"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["value"].as_array().unwrap().clone()
+        }
+    };
+    // B caches the page; pick an alert held by all three providers
+    let page = list(b.clone()).await;
+    let alert = page
+        .iter()
+        .find(|a| a["vigilSources"].as_array().is_some_and(|s| s.len() == 3))
+        .unwrap()
+        .clone();
+    let id = alert["id"].as_str().unwrap().to_string();
+    let vi = json!({"provider": alert["vigilSources"][0]["product"], "vendor": alert["vigilSources"][0]["vendor"]});
+    let target = if alert["status"] == "inProgress" {
+        "resolved"
+    } else {
+        "inProgress"
+    };
+    // OCSF is down for the write through A
+    fleet.get(ProviderKind::Ocsf).set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    let resp = client
+        .patch(format!("{a}/v1.0/security/alerts/{id}"))
+        .bearer_auth(&token)
+        .json(&json!({"status": target, "tags": ["pg-e2e"], "vendorInformation": vi}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    // read after write through B: its cached page was dropped (NOTIFY from A)
+    let start = Instant::now();
+    loop {
+        let seen = list(b.clone()).await;
+        let mine = seen.iter().find(|x| x["id"] == id.as_str());
+        if mine.is_some_and(|x| x["status"] == target) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "B still shows the old state: {mine:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // OCSF comes back; both gateways' workers share the outbox: one delivery per provider
+    fleet.get(ProviderKind::Ocsf).set_faults(Faults::default());
+    let start = Instant::now();
+    let ocsf_pid = alert["vigilSources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["provider"].as_str().unwrap().starts_with("ocsf"))
+        .map(|s| s["providerAlertId"].as_str().unwrap().to_string())
+        .unwrap();
+    loop {
+        let n = fleet
+            .get(ProviderKind::Ocsf)
+            .writes()
+            .iter()
+            .filter(|w| w.path.contains(&ocsf_pid) || w.body.to_string().contains(&ocsf_pid))
+            .count();
+        if n >= 1 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let n = fleet
+                .get(ProviderKind::Ocsf)
+                .writes()
+                .iter()
+                .filter(|w| w.path.contains(&ocsf_pid) || w.body.to_string().contains(&ocsf_pid))
+                .count();
+            assert_eq!(n, 1, "delivered more than once");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "never delivered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for kind in [ProviderKind::Graph, ProviderKind::Falcon] {
+        let pid = alert["vigilSources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| kind_of(s["provider"].as_str().unwrap()) == kind)
+            .map(|s| s["providerAlertId"].as_str().unwrap().to_string())
+            .unwrap();
+        let n = fleet
+            .get(kind)
+            .writes()
+            .iter()
+            .filter(|w| w.path.contains(&pid) || w.body.to_string().contains(&pid))
+            .count();
+        assert_eq!(n, 1, "{kind:?}");
+    }
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
