@@ -2,7 +2,7 @@
 
 use crate::*;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 #[tokio::test]
 async fn all_providers_answer_with_a_graph_collection() {
@@ -29,36 +29,71 @@ async fn all_providers_answer_with_a_graph_collection() {
 }
 
 #[tokio::test]
-async fn paging_walks_every_provider_to_the_end_without_repeats_or_gaps() {
+async fn v1_beta_and_the_trailing_slash_serve_the_same_collection() {
     let env = TestEnv::start().await;
-    let pages = env.walk(CONTOSO, "/v1.0/security/alerts?$top=7").await;
-    let mut ids = HashSet::new();
-    let mut sources = HashSet::new();
-    for p in &pages {
-        for a in p["value"].as_array().unwrap() {
-            let id = a["id"].as_str().unwrap().to_string();
-            assert!(ids.insert(id.clone()), "alert {id} repeated");
-            for s in a["vigilSources"].as_array().unwrap() {
-                let key = s["providerAlertId"].as_str().unwrap().to_string();
-                assert!(sources.insert(key.clone()), "source {key} shown twice");
-            }
-        }
+    let mut seen: Vec<BTreeSet<String>> = Vec::new();
+    for (path, version) in [
+        ("/v1.0/security/alerts?$top=1000", "v1.0"),
+        ("/v1.0/security/alerts/?$top=1000", "v1.0"),
+        ("/beta/security/alerts?$top=1000", "beta"),
+        ("/beta/security/alerts/?$top=1000", "beta"),
+    ] {
+        let resp = env.get(CONTOSO, path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("application/json"), "{path}: {ct}");
+        assert_eq!(resp.headers()["odata-version"], "4.0");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["@odata.context"],
+            format!("{}/{version}/$metadata#security/alerts", env.base),
+            "{path}"
+        );
+        seen.push(
+            body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(id_of)
+                .collect(),
+        );
     }
-    let expected: HashSet<String> = env
-        .provider_alert_ids(CONTOSO)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    let missing: Vec<_> = expected.difference(&sources).collect();
-    assert!(
-        missing.is_empty(),
-        "{} provider alerts never shown: {missing:?}",
-        missing.len()
+    assert!(!seen[0].is_empty());
+    assert!(seen.iter().all(|s| *s == seen[0]), "the four forms differ");
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_and_client_request_ids_echoed() {
+    let env = TestEnv::start().await;
+    let resp = env.get(CONTOSO, "/v1.0/security/alerts?$top=1").await;
+    let rid = resp.headers()["request-id"].to_str().unwrap().to_string();
+    assert!(uuid::Uuid::parse_str(&rid).is_ok(), "request-id {rid}");
+    assert_eq!(resp.headers()["client-request-id"], rid.as_str());
+
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        "client-request-id",
+        "0d9c1f6e-1b7a-4c9e-9b8e-6a1f2e3d4c5b".parse().unwrap(),
     );
-    assert!(
-        pages.len() > 2,
-        "expected several pages, got {}",
-        pages.len()
+    let resp = env
+        .get_with(CONTOSO, "/v1.0/security/alerts?$top=1", h.clone())
+        .await;
+    assert_eq!(
+        resp.headers()["client-request-id"],
+        "0d9c1f6e-1b7a-4c9e-9b8e-6a1f2e3d4c5b"
     );
-    assert!(ids.len() < expected.len(), "no duplicates were folded");
+    let other = resp.headers()["request-id"].to_str().unwrap().to_string();
+    assert_ne!(other, rid, "every request gets its own request-id");
+    // Errors carry both, in the body too.
+    let resp = env
+        .get_with(CONTOSO, "/v1.0/security/alerts?$top=0", h)
+        .await;
+    let rid = resp.headers()["request-id"].to_str().unwrap().to_string();
+    let body: Value = resp.json().await.unwrap();
+    graph_error(&body);
+    assert_eq!(body["error"]["innerError"]["request-id"], rid.as_str());
+    assert_eq!(
+        body["error"]["innerError"]["client-request-id"],
+        "0d9c1f6e-1b7a-4c9e-9b8e-6a1f2e3d4c5b"
+    );
 }

@@ -3,9 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cache;
+mod errors;
+mod faults;
 mod harness;
 mod list;
-
+mod merge;
+mod paging;
+mod query;
+mod storage;
+mod tenancy;
 mod tenancy_security;
 
 pub use harness::*;
