@@ -14,5 +14,6 @@ mod query;
 mod storage;
 mod tenancy;
 mod tenancy_security;
+mod writeback;
 
 pub use harness::*;
