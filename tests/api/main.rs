@@ -7,6 +7,7 @@ mod cache;
 mod errors;
 mod faults;
 mod harness;
+mod identity;
 mod list;
 mod merge;
 mod paging;

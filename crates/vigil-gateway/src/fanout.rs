@@ -7,15 +7,21 @@
 //! weigher over the serialized size), not by an entry count: one provider's 1000-alert page and
 //! another's 3-alert page are not the same cost.
 //!
+//! The same machinery serves every federated collection: [`PageCache`] is generic over the page
+//! item type, and [`AnswerCache`] holds one per collection (alerts, risky users, risk
+//! detections), each with its own share of the byte budget, all invalidated together per tenant
+//! after a write.
+//!
 //! Every call yields a [`ProviderOutcome`] for the per-provider status block and the `Warning`
 //! headers, answered or not.
 
+use futures::future::BoxFuture;
 use moka::future::Cache;
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vigil_model::Alert;
+use vigil_model::{Alert, RiskDetection, RiskyUser};
 use vigil_providers::{ListRequest, Page, Provider, ProviderError, ProviderErrorKind};
 
 /// The key of one cached provider answer.
@@ -28,8 +34,8 @@ pub struct CacheKey {
 
 /// One provider's cached answer.
 #[derive(Debug)]
-pub struct CachedPage {
-    pub page: Page<Alert>,
+pub struct CachedPage<T = Alert> {
+    pub page: Page<T>,
     pub fetched_at: Instant,
     /// Approximate memory cost, for the weigher.
     pub weight: u32,
@@ -87,14 +93,27 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// The provider-answer cache.
-#[derive(Clone)]
-pub struct AnswerCache {
-    cache: Cache<CacheKey, Arc<CachedPage>>,
+/// One provider call that yields a page (the collection-specific part of a fetch).
+pub type PageFetch<T> =
+    fn(Arc<dyn Provider>, ListRequest) -> BoxFuture<'static, Result<Page<T>, ProviderError>>;
+
+/// A provider-answer cache for one collection whose items are `T`.
+pub struct PageCache<T> {
+    cache: Cache<CacheKey, Arc<CachedPage<T>>>,
+    fetch: PageFetch<T>,
 }
 
-fn weight_of(page: &Page<Alert>) -> u32 {
-    // Serialized size is a fair, cheap proxy for the in-memory size of an alert page.
+impl<T> Clone for PageCache<T> {
+    fn clone(&self) -> Self {
+        Self {
+            cache: self.cache.clone(),
+            fetch: self.fetch,
+        }
+    }
+}
+
+fn weight_of<T: Serialize>(page: &Page<T>) -> u32 {
+    // Serialized size is a fair, cheap proxy for the in-memory size of a page.
     let bytes: usize = page
         .items
         .iter()
@@ -104,14 +123,17 @@ fn weight_of(page: &Page<Alert>) -> u32 {
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
-impl AnswerCache {
-    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
+impl<T> PageCache<T>
+where
+    T: Serialize + Send + Sync + 'static,
+{
+    pub fn new(ttl: Duration, max_bytes: u64, fetch: PageFetch<T>) -> Self {
         let cache = Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|_k: &CacheKey, v: &Arc<CachedPage>| v.weight)
+            .weigher(|_k: &CacheKey, v: &Arc<CachedPage<T>>| v.weight)
             .time_to_live(ttl)
             .build();
-        Self { cache }
+        Self { cache, fetch }
     }
 
     /// Bytes currently held (approximate; moka applies pending work lazily).
@@ -122,7 +144,7 @@ impl AnswerCache {
     /// Forgets everything cached for a tenant (after a write).
     pub async fn invalidate_tenant(&self, tenant_id: &str) {
         // Predicate invalidation needs support_invalidation_closures; a scan is cheap at our
-        // sizes (entries are pages, not alerts) and keeps the cache builder simple.
+        // sizes (entries are pages, not items) and keeps the cache builder simple.
         let keys: Vec<Arc<CacheKey>> = self
             .cache
             .iter()
@@ -142,7 +164,7 @@ impl AnswerCache {
         request: ListRequest,
         timeout: Duration,
         bypass: bool,
-    ) -> (Option<Arc<CachedPage>>, ProviderOutcome) {
+    ) -> (Option<Arc<CachedPage<T>>>, ProviderOutcome) {
         let info = provider.info();
         let key = CacheKey {
             tenant_id: tenant_id.to_string(),
@@ -153,13 +175,14 @@ impl AnswerCache {
         let fetch = {
             let provider = provider.clone();
             let request = key.request.clone();
+            let call = self.fetch;
             async move {
-                let page = match tokio::time::timeout(timeout, provider.list_alerts(&request)).await
-                {
+                let name = provider.info().name.clone();
+                let page = match tokio::time::timeout(timeout, call(provider, request)).await {
                     Ok(r) => r?,
                     Err(_) => {
                         return Err(ProviderError::new(
-                            provider.info().name.clone(),
+                            name,
                             ProviderErrorKind::Timeout(timeout),
                         ));
                     }
@@ -225,17 +248,129 @@ impl AnswerCache {
                 (None, outcome)
             }
             Err(e) => {
-                outcome.state = if matches!(e.kind, ProviderErrorKind::Timeout(_)) {
-                    "timeout"
-                } else {
-                    "error"
-                };
-                outcome.status = e.warning_status();
-                outcome.error = Some(e.kind.to_string());
+                outcome.record_failure(&e);
                 tracing::warn!(provider = %info.name, error = %e, "provider call failed");
                 (None, outcome)
             }
         }
+    }
+}
+
+impl ProviderOutcome {
+    /// An answered outcome for `provider`, before anything is known of the call.
+    pub fn answered(provider: &dyn Provider, latency: Duration) -> Self {
+        let info = provider.info();
+        ProviderOutcome {
+            provider: info.name.clone(),
+            vendor: info.vendor.clone(),
+            product: info.product.clone(),
+            state: "answered",
+            status: 200,
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            from_cache: false,
+            cache_age_ms: None,
+            items: 0,
+            error: None,
+        }
+    }
+
+    /// Marks the outcome failed with `e` (timeout or error, with Graph's status for it).
+    pub fn record_failure(&mut self, e: &ProviderError) {
+        self.state = if matches!(e.kind, ProviderErrorKind::Timeout(_)) {
+            "timeout"
+        } else {
+            "error"
+        };
+        self.status = e.warning_status();
+        self.error = Some(e.kind.to_string());
+    }
+}
+
+fn fetch_alerts(
+    p: Arc<dyn Provider>,
+    req: ListRequest,
+) -> BoxFuture<'static, Result<Page<Alert>, ProviderError>> {
+    Box::pin(async move { p.list_alerts(&req).await })
+}
+
+fn fetch_risky_users(
+    p: Arc<dyn Provider>,
+    req: ListRequest,
+) -> BoxFuture<'static, Result<Page<RiskyUser>, ProviderError>> {
+    Box::pin(async move { p.list_risky_users(&req).await })
+}
+
+fn fetch_risk_detections(
+    p: Arc<dyn Provider>,
+    req: ListRequest,
+) -> BoxFuture<'static, Result<Page<RiskDetection>, ProviderError>> {
+    Box::pin(async move { p.list_risk_detections(&req).await })
+}
+
+/// Risk directories kept at once (one per tenant; they hold what the identity page caches
+/// hold, folded, so they are bounded by count rather than bytes).
+const MAX_DIRECTORIES: u64 = 1024;
+
+/// The provider-answer caches, one per federated collection.
+///
+/// Alerts get three quarters of the byte budget; identity collections (far fewer, smaller
+/// items) share the rest.
+#[derive(Clone)]
+pub struct AnswerCache {
+    alerts: PageCache<Alert>,
+    pub risky_users: PageCache<RiskyUser>,
+    pub risk_detections: PageCache<RiskDetection>,
+    /// Per tenant (lower case): every risky user, folded ([`crate::identity::RiskDirectory`]).
+    pub risk_directory: Cache<String, Arc<crate::identity::RiskDirectory>>,
+}
+
+impl AnswerCache {
+    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
+        let identity_share = (max_bytes / 8).max(1);
+        Self {
+            alerts: PageCache::new(
+                ttl,
+                max_bytes.saturating_sub(2 * identity_share).max(1),
+                fetch_alerts,
+            ),
+            risky_users: PageCache::new(ttl, identity_share, fetch_risky_users),
+            risk_detections: PageCache::new(ttl, identity_share, fetch_risk_detections),
+            risk_directory: Cache::builder()
+                .max_capacity(MAX_DIRECTORIES)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// Bytes currently held (approximate; moka applies pending work lazily).
+    pub fn weighted_size(&self) -> u64 {
+        self.alerts.weighted_size()
+            + self.risky_users.weighted_size()
+            + self.risk_detections.weighted_size()
+    }
+
+    /// Forgets everything cached for a tenant (after a write), in every collection.
+    pub async fn invalidate_tenant(&self, tenant_id: &str) {
+        self.alerts.invalidate_tenant(tenant_id).await;
+        self.risky_users.invalidate_tenant(tenant_id).await;
+        self.risk_detections.invalidate_tenant(tenant_id).await;
+        self.risk_directory
+            .invalidate(&tenant_id.to_ascii_lowercase())
+            .await;
+    }
+
+    /// Asks `provider` for alerts, through the cache unless `bypass`, bounded by `timeout`.
+    pub async fn list(
+        &self,
+        tenant_id: &str,
+        provider: &Arc<dyn Provider>,
+        request: ListRequest,
+        timeout: Duration,
+        bypass: bool,
+    ) -> (Option<Arc<CachedPage>>, ProviderOutcome) {
+        self.alerts
+            .list(tenant_id, provider, request, timeout, bypass)
+            .await
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fanout;
 pub mod federation;
 pub mod limits;
+pub mod identity;
 pub mod odata;
 pub mod openapi;
 pub mod routes;

@@ -72,7 +72,7 @@ fn parse_list(
     })
 }
 
-fn warning_headers(headers: &mut HeaderMap, outcomes: &[ProviderOutcome]) {
+pub(crate) fn warning_headers(headers: &mut HeaderMap, outcomes: &[ProviderOutcome]) {
     for o in outcomes.iter().filter(|o| o.failed()) {
         if let Ok(v) = HeaderValue::from_str(&o.warning()) {
             headers.append(header::WARNING, v);
@@ -80,7 +80,7 @@ fn warning_headers(headers: &mut HeaderMap, outcomes: &[ProviderOutcome]) {
     }
 }
 
-fn status_for(outcomes: &[ProviderOutcome]) -> StatusCode {
+pub(crate) fn status_for(outcomes: &[ProviderOutcome]) -> StatusCode {
     if outcomes.iter().any(ProviderOutcome::failed) {
         StatusCode::PARTIAL_CONTENT
     } else {
@@ -88,22 +88,8 @@ fn status_for(outcomes: &[ProviderOutcome]) -> StatusCode {
     }
 }
 
-/// Serializes alerts for a caller, applying `$select`.
-fn render(alerts: Vec<Alert>, select: Option<&vigil_model::query::Select>) -> Vec<Value> {
-    alerts
-        .into_iter()
-        .filter_map(|a| serde_json::to_value(a).ok())
-        .map(|mut v| {
-            if let Some(s) = select {
-                s.apply(&mut v);
-            }
-            v
-        })
-        .collect()
-}
-
 /// JSON with an ETag; `304` when the caller already has it.
-fn json_response(
+pub(crate) fn json_response(
     status: StatusCode,
     body: &Value,
     req_headers: &HeaderMap,
@@ -174,6 +160,7 @@ pub async fn list_alerts(
 ) -> Result<Response, ApiError> {
     principal.require(Need::READ_ALERTS)?;
     let input = parse_list(&st, &principal, raw.as_deref())?;
+    let risk_floor = crate::identity::join::risk_floor(&input.pairs)?;
     let first_page = input.opts.skiptoken.is_none();
     let state = match &input.opts.skiptoken {
         Some(t) => st
@@ -223,10 +210,18 @@ pub async fn list_alerts(
         PROVIDER_STATUS_KEY.into(),
         serde_json::to_value(&page.outcomes).unwrap_or(Value::Null),
     );
-    body.insert(
-        "value".into(),
-        Value::Array(render(alerts, input.opts.select.as_ref())),
-    );
+    // Serialized with each user's federated risk joined in (crate::identity::join).
+    let values = crate::identity::join::render_alerts(
+        &st,
+        &principal.tenant_id,
+        alerts,
+        input.opts.select.as_ref(),
+        risk_floor,
+        crate::routes::identity::include_evolvable(&headers),
+        bypass,
+    )
+    .await;
+    body.insert("value".into(), Value::Array(values));
     let mut extra = HeaderMap::new();
     warning_headers(&mut extra, &page.outcomes);
     json_response(
@@ -358,9 +353,18 @@ pub async fn get_alert(
             .await?
             .pop();
     let base = odata::base_url(&st.config.public_url, &headers);
-    let mut v = render(vec![alert], opts.select.as_ref())
-        .pop()
-        .unwrap_or(Value::Null);
+    let mut v = crate::identity::join::render_alerts(
+        &st,
+        &principal.tenant_id,
+        vec![alert],
+        opts.select.as_ref(),
+        None,
+        crate::routes::identity::include_evolvable(&headers),
+        false,
+    )
+    .await
+    .pop()
+    .unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         let mut out = Map::with_capacity(m.len() + 1);
         out.insert(

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod alerts_write;
 pub mod health;
+pub mod identity;
 
 use crate::error::ApiError;
 use crate::odata::ApiVersion;
@@ -24,6 +25,7 @@ fn graph_api(version: ApiVersion) -> Router<AppState> {
             "/security/alerts/updateAlerts",
             axum::routing::post(alerts_write::update_alerts),
         )
+        .merge(identity::router(version))
         .layer(axum::Extension(version))
 }
 

@@ -210,7 +210,14 @@ async fn deliver_group(st: &AppState, group: Vec<OutboxClaim>) {
     // Each product wants its own vendorInformation (Graph routes by it, and one Graph
     // connection serves several products): read it from the copy, which also tells a
     // provider that lost the alert from one that is down.
-    match tokio::time::timeout(timeout, provider.get_alert(pid)).await {
+    // Risky-user action rows (crate::identity::actions) share the outbox, dispatched on their
+    // payload `kind`; they have no alert copy to read vendorInformation from.
+    let identity_action = crate::identity::actions::ActionPayload::latest(&group);
+    let copy = match &identity_action {
+        Some(_) => Ok(Ok(Some(vigil_model::Alert::default()))),
+        None => tokio::time::timeout(timeout, provider.get_alert(pid)).await,
+    };
+    match copy {
         Ok(Ok(Some(current))) => {
             if current.vendor_information.provider.is_some() {
                 change.vendor_information = current.vendor_information;
@@ -231,7 +238,13 @@ async fn deliver_group(st: &AppState, group: Vec<OutboxClaim>) {
             return;
         }
     }
-    let result = tokio::time::timeout(timeout, provider.update_alert(pid, &change)).await;
+    let result = tokio::time::timeout(timeout, async {
+        match &identity_action {
+            Some(a) => a.deliver(provider.as_ref()).await,
+            None => provider.update_alert(pid, &change).await,
+        }
+    })
+    .await;
     match result {
         Ok(Ok(())) => {
             for c in &group {

@@ -1,0 +1,191 @@
+//! Identity joins alerts: each `userStates` entry of an alert carries the user's current,
+//! federated risk, and alerts can be asked for by the risk of the users they involve.
+//!
+//! # Where the risk goes
+//!
+//! Graph's `userSecurityState` has a `riskScore` string ("0-1") that no identity-risk source
+//! fills consistently, and overloading it would break clients that parse it. Vigil adds an
+//! undeclared property to each `userStates` entry instead (Graph's complex types are not open,
+//! but every Graph client we target keeps unknown properties: kiota puts them in
+//! `additional_data`):
+//!
+//! ```json
+//! "userStates": [{ "userPrincipalName": "kim@contoso.com", ...,
+//!   "vigilUserRisk": { "id": "<object id>", "riskLevel": "high", "riskState": "atRisk",
+//!                      "riskDetail": "none", "riskLastUpdatedDateTime": "...",
+//!                      "isProcessing": false } }]
+//! ```
+//!
+//! `vigilUserRisk` is the folded risky user of [`super`] (same object id as `aadUserId`, else
+//! same UPN as `userPrincipalName`), with pending actions shown, or `null` when no identity
+//! provider knows the user as risky. Evolvable members are hidden like everywhere else unless
+//! the caller sends `Prefer: include-unknown-enum-members`. The values come from the tenant's
+//! risk directory (cached for the cache TTL, dropped after any write), so an alert page costs
+//! no identity call while the directory is fresh. When no identity provider answers, entries
+//! carry no `vigilUserRisk` at all (unknown, not "not risky").
+//!
+//! # Asking for alerts by user risk
+//!
+//! The query option `vigilUserRiskAtLeast={low|medium|high|hidden|none}` (no `$`: OData
+//! reserves `$` names, and Graph clients pass unknown plain options through) keeps only alerts
+//! with at least one user whose folded `riskLevel` is at or above the level, in the order
+//! `none` < `unknownFutureValue` < `hidden` < `low` < `medium` < `high`. It applies to the
+//! page after the federated walk (like a `$filter` the providers cannot evaluate), so a page
+//! may hold fewer alerts than `$top` per provider, and the `nextLink` keeps the option.
+//! `$count` does not take it (it counts the `$filter` only).
+
+use super::{Pending, directory, identity_providers};
+use crate::error::ApiError;
+use crate::state::AppState;
+use serde_json::Value;
+use vigil_model::identity_merge::{level_at_least, parse_level, user_risk_value};
+use vigil_model::query::Select;
+use vigil_model::{Alert, GraphEnum, HideEvolvable, RiskLevel};
+
+/// The property added to each `userStates` entry.
+pub const USER_RISK_KEY: &str = "vigilUserRisk";
+
+/// The query option selecting alerts by the risk of their users.
+pub const RISK_FLOOR_OPTION: &str = "vigilUserRiskAtLeast";
+
+/// The level asked for with [`RISK_FLOOR_OPTION`], if any.
+pub fn risk_floor(pairs: &[(String, String)]) -> Result<Option<RiskLevel>, ApiError> {
+    let mut found = None;
+    for (k, v) in pairs {
+        if !k.eq_ignore_ascii_case(RISK_FLOOR_OPTION) {
+            continue;
+        }
+        if found.is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "Query option '{RISK_FLOOR_OPTION}' was given more than once."
+            )));
+        }
+        let level = parse_level(v)
+            .filter(|l| *l != RiskLevel::UnknownFutureValue)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Invalid value '{v}' for '{RISK_FLOOR_OPTION}'. Allowed: none, hidden, low, medium, high."
+                ))
+            })?;
+        found = Some(level);
+    }
+    Ok(found)
+}
+
+/// Serializes alerts for a caller: user risk joined into `userStates`, alerts below the risk
+/// floor dropped, then `$select` applied.
+pub async fn render_alerts(
+    st: &AppState,
+    tenant: &str,
+    alerts: Vec<Alert>,
+    select: Option<&Select>,
+    floor: Option<RiskLevel>,
+    include_evolvable: bool,
+    bypass: bool,
+) -> Vec<Value> {
+    let mut values: Vec<Value> = alerts
+        .into_iter()
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .collect();
+    let fed = &st.federation;
+    let has_identity = !identity_providers(fed, tenant).is_empty();
+    let involves_users = values.iter().any(|v| {
+        v.get("userStates")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    });
+    if has_identity && involves_users {
+        let (dir, pending) =
+            tokio::join!(directory(fed, tenant, bypass), Pending::load(fed, tenant));
+        let pending = pending.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
+            Pending::default()
+        });
+        let answered = dir.outcomes.iter().any(|o| !o.failed());
+        for v in &mut values {
+            let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for s in states.iter_mut().filter_map(Value::as_object_mut) {
+                if !answered {
+                    continue;
+                }
+                let id = s.get("aadUserId").and_then(Value::as_str);
+                let upn = s.get("userPrincipalName").and_then(Value::as_str);
+                let risk = dir.find(id, upn).map(|u| {
+                    let mut u = u.clone();
+                    pending.overlay(&mut u);
+                    if !include_evolvable {
+                        u.hide_evolvable_members();
+                    }
+                    user_risk_value(&u)
+                });
+                s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
+            }
+        }
+    }
+    if let Some(floor) = floor {
+        values.retain(|v| alert_at_least(v, floor));
+    }
+    if let Some(sel) = select {
+        for v in &mut values {
+            sel.apply(v);
+        }
+    }
+    values
+}
+
+/// Whether an annotated alert involves a user at or above `floor`.
+pub fn alert_at_least(alert: &Value, floor: RiskLevel) -> bool {
+    alert
+        .get("userStates")
+        .and_then(Value::as_array)
+        .is_some_and(|states| {
+            states.iter().any(|s| {
+                let level = s
+                    .get(USER_RISK_KEY)
+                    .and_then(|r| r.get("riskLevel"))
+                    .and_then(Value::as_str)
+                    .map(RiskLevel::from_wire);
+                level_at_least(level, floor)
+            })
+        })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_option_is_parsed_strictly() {
+        let p = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert_eq!(risk_floor(&[]).unwrap(), None);
+        assert_eq!(
+            risk_floor(&p("vigilUserRiskAtLeast", "High")).unwrap(),
+            Some(RiskLevel::High)
+        );
+        assert!(risk_floor(&p("vigiluserriskatleast", "severe")).is_err());
+        assert!(risk_floor(&p("vigilUserRiskAtLeast", "unknownFutureValue")).is_err());
+        let twice = [
+            p("vigilUserRiskAtLeast", "low"),
+            p("vigilUserRiskAtLeast", "low"),
+        ]
+        .concat();
+        assert!(risk_floor(&twice).is_err());
+    }
+
+    #[test]
+    fn alerts_are_kept_by_their_riskiest_user() {
+        let a = serde_json::json!({"userStates": [
+            {"vigilUserRisk": {"riskLevel": "low"}},
+            {"vigilUserRisk": {"riskLevel": "high"}},
+            {"vigilUserRisk": null}
+        ]});
+        assert!(alert_at_least(&a, RiskLevel::High));
+        assert!(alert_at_least(&a, RiskLevel::Medium));
+        let b = serde_json::json!({"userStates": [{"vigilUserRisk": null}]});
+        assert!(!alert_at_least(&b, RiskLevel::None));
+        assert!(!alert_at_least(&serde_json::json!({}), RiskLevel::Low));
+    }
+}
