@@ -196,7 +196,16 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("VIGIL_").split("__"));
+        fig = fig.merge(
+            Env::prefixed("VIGIL_")
+                // Variables the CLI, the logger and the test suites read themselves
+                // (VIGIL_CONFIG, VIGIL_LOG, VIGIL_LOG_FORMAT, VIGIL_TEST_*) are not keys.
+                .filter(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    !matches!(k.as_str(), "config" | "log" | "log_format") && !k.starts_with("test_")
+                })
+                .split("__"),
+        );
         Self::from_figment(fig)
     }
 
