@@ -96,7 +96,17 @@ pub(crate) fn json_response(
     extra: HeaderMap,
 ) -> Result<Response, ApiError> {
     let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let etag = odata::etag_of(&bytes);
+    // The ETag names the data, not how it was fetched: the provider status block (latencies,
+    // cache ages) changes on every request and would make a 304 impossible.
+    let etag = match body {
+        Value::Object(m) if m.contains_key(PROVIDER_STATUS_KEY) => {
+            let mut data = m.clone();
+            data.remove(PROVIDER_STATUS_KEY);
+            let data = serde_json::to_vec(&data).map_err(|e| ApiError::Internal(e.to_string()))?;
+            odata::etag_of(&data)
+        }
+        _ => odata::etag_of(&bytes),
+    };
     let mut resp = if status == StatusCode::OK && odata::if_none_match(req_headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
