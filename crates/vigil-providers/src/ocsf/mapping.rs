@@ -1092,7 +1092,12 @@ pub fn list_query(p: &PushDown) -> Vec<(&'static str, String)> {
         q.push(("time_gte", t.epoch_millis().to_string()));
     }
     if let Some(t) = p.created_before {
-        q.push(("time_lt", t.epoch_millis().to_string()));
+        // An exclusive upper bound rounds *up* to the source's millisecond precision: rounding
+        // down would drop findings created in the bound's last millisecond (a superset is
+        // fine, the gateway filters locally; a subset loses alerts).
+        let sub_milli = t.0.timestamp_subsec_nanos() % 1_000_000 != 0;
+        let ms = t.epoch_millis().saturating_add(i64::from(sub_milli));
+        q.push(("time_lt", ms.to_string()));
     }
     q
 }
