@@ -129,6 +129,10 @@ pub struct WalkState {
     /// Provider alerts fetched but held back, as (provider, provider alert id).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carry: Vec<(String, String)>,
+    /// Items asked of each provider per step, when more than `$top` are needed: a step whose
+    /// every alert had to be held back doubles it (see [`Federation::list_page`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<u32>,
 }
 
 /// A parsed alert query.
@@ -195,7 +199,7 @@ impl Federation {
         let mut push_down = q.push_down.clone();
         let bound = state.bounds.get(name).copied();
         let mut req = ListRequest {
-            page_size: (q.top as usize).min(caps.max_page_size.max(1)),
+            page_size: (q.top.max(state.fetch.unwrap_or(0)) as usize).min(caps.max_page_size.max(1)),
             cursor: None,
             push_down: PushDown::default(),
             odata_filter: None,
@@ -369,7 +373,17 @@ impl Federation {
                 walking.contains(provider) && created.is_some_and(|c| c < t)
             }),
         };
-        let (alerts, carry) = if carry.len() > MAX_CARRY {
+        // Progress: when every fetched alert had to be held back (providers so dense that
+        // `$top` alerts span less than the margin), the next step asks for twice as many; once
+        // that reaches the largest page, the held-back alerts are emitted as they are (a group
+        // may then be split across pages). So every walk ends.
+        let fetched = q.top.max(state.fetch.unwrap_or(0));
+        let stalled = emit.is_empty() && !carry.is_empty();
+        let can_grow = fetched < vigil_model::query::MAX_TOP;
+        if stalled && can_grow {
+            next.fetch = Some(fetched.saturating_mul(2).min(vigil_model::query::MAX_TOP));
+        }
+        let (alerts, carry) = if carry.len() > MAX_CARRY || (stalled && !can_grow) {
             tracing::warn!(
                 carried = carry.len(),
                 "carry cap reached; emitting held-back alerts"
