@@ -381,7 +381,12 @@ pub async fn get_alert(
             "@odata.context".into(),
             Value::String(context_url(&base, version, opts.select.as_ref(), true)),
         );
-        out.extend(std::mem::take(m));
+        // An upstream annotation never replaces the gateway's own context.
+        out.extend(
+            std::mem::take(m)
+                .into_iter()
+                .filter(|(k, _)| k != "@odata.context"),
+        );
         *m = out;
     }
     let mut extra = HeaderMap::new();
