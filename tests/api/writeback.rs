@@ -950,3 +950,73 @@ async fn two_gateways_on_postgres_share_outbox_and_cache_invalidation() {
     .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Someone changes a copy in the product's own console after Vigil's change: the alert shows
+/// the drift, and (default policy: newest wins) the console's value reaches every copy.
+#[tokio::test]
+async fn drift_in_a_product_console_is_shown_and_the_newest_change_wins() {
+    let env = TestEnv::start().await;
+    let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    let resp = patch(
+        &env,
+        CONTOSO,
+        &id,
+        &json!({"status": "resolved", "vendorInformation": vi}),
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 204);
+    let (a, _) = get_alert(&env, CONTOSO, &id).await;
+    assert!(a.get("vigilDrift").is_none(), "no drift yet: {a}");
+    let graph = a["vigilSources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["provider"].as_str().unwrap().starts_with("graph"))
+        .unwrap()
+        .clone();
+
+    // the "console": the Graph product changes its copy directly, not through Vigil
+    let mut cfg = vigil_gateway::Config::from_overrides(json!({"listen": "127.0.0.1:0"})).unwrap();
+    cfg.providers = vigil::demo::provider_configs(&env.fleet).unwrap();
+    let adapters = vigil_gateway::app::build_providers(&cfg).unwrap();
+    let console = adapters
+        .iter()
+        .find(|p| p.info().name == graph["provider"].as_str().unwrap())
+        .unwrap();
+    console
+        .update_alert(
+            graph["providerAlertId"].as_str().unwrap(),
+            &vigil_providers::AlertChange {
+                status: Some(vigil_model::AlertStatus::InProgress),
+                vendor_information: vigil_model::SecurityVendorInformation {
+                    provider: graph["product"].as_str().map(str::to_string),
+                    vendor: graph["vendor"].as_str().map(str::to_string),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // shown on the next read, and propagated to the other copies
+    let (a, _) = get_alert(&env, CONTOSO, &id).await;
+    let drift = a["vigilDrift"].as_array().expect("vigilDrift");
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0]["provider"], graph["provider"]);
+    assert_eq!(drift[0]["expected"], "resolved");
+    assert_eq!(drift[0]["actual"], "inProgress");
+    let got = settled(&env, CONTOSO, &id, Duration::from_secs(30)).await;
+    for s in got["vigilSources"].as_array().unwrap() {
+        assert_eq!(s["status"], "inProgress", "{s}");
+    }
+    assert!(got.get("vigilDrift").is_none(), "{got}");
+    let last = got["historyStates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|h| h["user"] == "vigil-drift")
+        .expect("the drift is in the history");
+    assert_eq!(last["status"], "inProgress");
+}

@@ -65,6 +65,7 @@
 //! history id still wins at every provider, because delivery order is enforced through the
 //! shared outbox). Re-driving a dead-lettered change re-applies it after newer ones.
 
+pub mod drift;
 pub mod worker;
 
 use crate::auth::Principal;
@@ -120,6 +121,14 @@ pub struct WritebackConfig {
     pub dead_letter_after_secs: u64,
     /// What a PATCH waits for deliveries beyond the provider timeout before answering `202`.
     pub answer_margin_ms: u64,
+    /// What to do when a provider's copy drifted from Vigil's last change: `newest-wins`,
+    /// `vigil-wins` or `report` (see [`drift`]).
+    #[serde(default = "default_drift_policy")]
+    pub drift_policy: String,
+}
+
+fn default_drift_policy() -> String {
+    "newest-wins".into()
 }
 
 impl Default for WritebackConfig {
@@ -133,6 +142,7 @@ impl Default for WritebackConfig {
             backoff_max_secs: 600,
             dead_letter_after_secs: 86_400,
             answer_margin_ms: 500,
+            drift_policy: default_drift_policy(),
         }
     }
 }
@@ -166,6 +176,12 @@ impl WritebackConfig {
         }
         if self.backoff_base_ms == 0 {
             p.push("writeback.backoff_base_ms: must be greater than 0".into());
+        }
+        if drift::DriftPolicy::parse(&self.drift_policy).is_none() {
+            p.push(format!(
+                "writeback.drift_policy: '{}' is not one of newest-wins, vigil-wins, report",
+                self.drift_policy
+            ));
         }
         if self.dead_letter_after_secs == 0 {
             p.push("writeback.dead_letter_after_secs: must be greater than 0".into());
@@ -828,6 +844,7 @@ pub async fn decorate(
         if changes == 0 {
             continue;
         }
+        let expected = drift::expected_status(&h);
         a.history_states.extend(h.into_iter().map(|r| r.entry));
         a.history_states.sort_by_key(|e| e.updated_date_time);
         let unified = a.id.clone();
@@ -868,6 +885,46 @@ pub async fn decorate(
             if let Ok(v) = serde_json::to_value(sync) {
                 m.insert("syncState".into(), strip_ids(v));
             }
+        }
+        // Drift: only when nothing is in flight for the alert.
+        let Some(expected) = expected else { continue };
+        if open.iter().any(|(e, _)| e.unified_id == unified) {
+            continue;
+        }
+        let copies: Vec<(String, String, AlertStatus)> = sources
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.get("provider")?.as_str()?.to_string(),
+                    s.get("providerAlertId")?.as_str()?.to_string(),
+                    serde_json::from_value(s.get("status")?.clone()).ok()?,
+                ))
+            })
+            .collect();
+        let drifts = drift::detect(expected, &copies);
+        if drifts.is_empty() {
+            continue;
+        }
+        for src in sources.iter_mut() {
+            let Value::Object(m) = src else { continue };
+            let hit = drifts.iter().find(|d| {
+                m.get("provider").and_then(Value::as_str) == Some(d.provider.as_str())
+                    && m.get("providerAlertId").and_then(Value::as_str)
+                        == Some(d.provider_alert_id.as_str())
+            });
+            if let Some(d) = hit {
+                m.insert(
+                    "drift".into(),
+                    serde_json::json!({"field": d.field, "expected": d.expected, "actual": d.actual}),
+                );
+            }
+        }
+        a.additional_data.insert(
+            "vigilDrift".into(),
+            serde_json::to_value(&drifts).unwrap_or(Value::Null),
+        );
+        if let Err(e) = drift::act(st, tenant, &unified, &copies, &drifts).await {
+            tracing::warn!(unified_id = %unified, error = %e, "drift policy could not be applied");
         }
     }
     Ok(etags)
