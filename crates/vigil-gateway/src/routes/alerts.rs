@@ -391,6 +391,18 @@ pub async fn get_alert(
     }
     let mut extra = HeaderMap::new();
     warning_headers(&mut extra, &outcomes);
+    // The alert's ETag is its state ETag (the one PATCH's If-Match takes), so If-None-Match is
+    // compared with that one.
+    if let Some(tag) = &state_etag
+        && outcomes.iter().all(|o| !o.failed())
+        && odata::if_none_match(&headers, tag)
+    {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(tag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
     let mut resp = json_response(status_for(&outcomes), &v, &headers, extra)?;
     if let Some(tag) = state_etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
         resp.headers_mut().insert(header::ETAG, tag);
