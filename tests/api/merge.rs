@@ -133,8 +133,6 @@ async fn the_fold_takes_the_highest_severity_and_the_most_advanced_status() {
 }
 
 #[tokio::test]
-#[ignore = "known gateway bug: GET /beta/security/alerts/{id} answers an @odata.context under \
-            /v1.0/ (the list under /beta/ is right)"]
 async fn a_beta_get_has_a_beta_context() {
     let env = TestEnv::start().await;
     let list = env

@@ -472,9 +472,6 @@ async fn top_is_applied_per_provider_to_the_newest_alerts() {
 /// `le`/`eq`/`ge` with an alert's exact creation instant include that alert, from every
 /// provider (the push-down to each provider must stay a superset at its own precision).
 #[tokio::test]
-#[ignore = "known bug: the OCSF adapter sends an exclusive created bound as time_lt floored to \
-            milliseconds (vigil-providers src/ocsf/mapping.rs), so `createdDateTime le T` misses \
-            OCSF alerts created exactly at T; un-ignore when fixed"]
 async fn date_bounds_at_an_alerts_exact_creation_instant() {
     let env = env_without_duplicates().await;
     let all = everything(&env, CONTOSO).await;
