@@ -88,6 +88,7 @@ mod filter;
 mod lexer;
 mod options;
 mod orderby;
+mod project;
 mod pushdown;
 mod schema;
 mod select;
@@ -95,6 +96,7 @@ mod select;
 pub use filter::{Filter, parse_filter};
 pub use options::{QueryOptions, parse_count, parse_skip, parse_top};
 pub use orderby::{OrderBy, parse_orderby};
+pub use project::Projection;
 pub use pushdown::{PushDown, alert_push_down};
 pub use schema::{
     ALERT, EnumType, PropType, Property, RISK_DETECTION, RISKY_USER, RISKY_USER_HISTORY_ITEM,

@@ -232,6 +232,13 @@ impl OrderBy {
         }
     }
 
+    /// The first property of each key's path (what a projection must keep).
+    pub(crate) fn first_properties(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.keys
+            .iter()
+            .filter_map(|k| k.props.first().map(|p| p.name))
+    }
+
     /// The keys as (canonical path, descending).
     pub fn keys(&self) -> impl Iterator<Item = (String, bool)> + '_ {
         self.keys.iter().map(|k| (k.path(), k.desc))
