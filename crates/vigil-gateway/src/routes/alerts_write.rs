@@ -62,6 +62,30 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for GraphJson<LIMIT> {
 }
 
 /// `PATCH /security/alerts/{id}`
+#[utoipa::path(
+    patch,
+    path = "/v1.0/security/alerts/{id}",
+    operation_id = "updateAlert",
+    tag = "alerts",
+    summary = "Update an alert at every provider holding it",
+    description = "Graph's PATCH: `assignedTo`, `closedDateTime`, `comments`, `feedback`, `status`, `tags`, and the required `vendorInformation` (`provider` + `vendor` of the alert or one of its copies). Enum values and timestamps are read leniently (`NewAlert`, `Z`, `+00:00`, no offset). The change is stored (history + outbox) before any provider is called, then delivered to every copy; a copy that could not take it is retried by the worker. `If-Match` with the alert's `ETag` guards against lost updates; without it the last writer wins.",
+    params(
+        ("id" = String, Path, description = "The unified alert id, or a provider's own alert id."),
+        ("If-Match" = Option<String>, Header, description = "The alert's `ETag` (from GET); a stale one gets 412."),
+        ("Prefer" = Option<String>, Header, description = "`return=representation` for 200 with the alert instead of 204."),
+        crate::openapi::GraphHeaders,
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The updatable properties and `vendorInformation`."),
+    security(("bearer" = ["SecurityEvents.ReadWrite.All"])),
+    responses(
+        (status = 204, description = "Every provider holding the alert took the change.", headers(("ETag" = String))),
+        (status = 200, description = "Every provider took the change (`Prefer: return=representation`): the alert, with `historyStates` and each copy's `syncState`.", body = vigil_model::Alert, content_type = "application/json", headers(("ETag" = String))),
+        (status = 202, description = "Stored; some providers are still pending: `{id, vigilSync: [{provider, providerAlertId, state, attempts, lastError, nextAttemptDateTime, outboxId}]}`.", body = Object, content_type = "application/json"),
+        (status = 404, description = "`NotFound`: no provider of the tenant knows this id.", body = crate::openapi::ODataError, content_type = "application/json"),
+        (status = 412, description = "`PreconditionFailed`: `If-Match` is stale.", body = crate::openapi::ODataError, content_type = "application/json"),
+        (status = 413, description = "`RequestEntityTooLarge`: body over 64 KiB.", body = crate::openapi::ODataError, content_type = "application/json"),
+    ),
+)]
 pub async fn update_alert(
     State(st): State<AppState>,
     Extension(version): Extension<ApiVersion>,
@@ -161,6 +185,20 @@ fn json(status: StatusCode, body: &Value, _etag: Option<&str>) -> Result<Respons
 /// `POST /beta/security/alerts/updateAlerts`: `{"value":[{id, vendorInformation, …}]}` →
 /// `200 {"value":[alert…]}`. Every item is checked before any is recorded; each alert in the
 /// answer is the alert as the change makes it, with `vigilSync` when a provider is pending.
+#[utoipa::path(
+    post,
+    path = "/beta/security/alerts/updateAlerts",
+    operation_id = "updateAlerts",
+    tag = "alerts",
+    summary = "Update several alerts (beta)",
+    description = "`{\"value\": [{id, vendorInformation, ...updatable properties}]}` (at most 100); every item is checked before any is stored. Each alert in the answer is as the change makes it, with `vigilSync` when a provider is pending.",
+    params(crate::openapi::GraphHeaders),
+    request_body(content = Object, content_type = "application/json"),
+    security(("bearer" = ["SecurityEvents.ReadWrite.All"])),
+    responses(
+        (status = 200, description = "`{\"value\": [alert, ...]}`.", body = Object, content_type = "application/json"),
+    ),
+)]
 pub async fn update_alerts(
     State(st): State<AppState>,
     Extension(version): Extension<ApiVersion>,
@@ -291,6 +329,19 @@ pub fn parse_state(s: &str) -> Option<OutboxState> {
 }
 
 /// `GET /vigil/admin/outbox?state=pending|delivered|dead&top=N`
+#[utoipa::path(
+    get,
+    path = "/vigil/admin/outbox",
+    operation_id = "listOutbox",
+    tag = "admin",
+    summary = "List the tenant's write-back outbox rows",
+    params(
+        ("state" = Option<String>, Query, description = "`pending`, `delivered` or `dead` (default `dead`)."),
+        ("top" = Option<u32>, Query, description = "At most this many rows, oldest first (1-1000, default 100)."),
+    ),
+    security(("bearer" = ["Vigil.Admin"])),
+    responses((status = 200, description = "`{\"value\": [row, ...]}`.", body = Object, content_type = "application/json")),
+)]
 pub async fn list_outbox(
     State(st): State<AppState>,
     principal: Principal,
@@ -322,6 +373,19 @@ pub async fn list_outbox(
 }
 
 /// `POST /vigil/admin/outbox/{id}/retry`: a dead-lettered row goes back to pending.
+#[utoipa::path(
+    post,
+    path = "/vigil/admin/outbox/{id}/retry",
+    operation_id = "retryOutboxRow",
+    tag = "admin",
+    summary = "Re-drive a dead-lettered outbox row",
+    params(("id" = i64, Path, description = "The outbox row id.")),
+    security(("bearer" = ["Vigil.Admin"])),
+    responses(
+        (status = 200, description = "The row is pending again.", body = Object, content_type = "application/json"),
+        (status = 404, description = "No dead-lettered row with that id in this tenant.", body = crate::openapi::ODataError, content_type = "application/json"),
+    ),
+)]
 pub async fn retry_outbox(
     State(st): State<AppState>,
     principal: Principal,
