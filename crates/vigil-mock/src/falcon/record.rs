@@ -126,6 +126,9 @@ pub struct FalconRecord {
     pub user_name: Option<String>,
     pub user_id: Option<String>,
     pub user_principal: Option<String>,
+    /// Where the account signed in from (Falcon identity detections carry the source
+    /// endpoint's address).
+    pub source_endpoint_ip_address: Option<String>,
     pub filename: Option<String>,
     pub filepath: Option<String>,
     pub cmdline: Option<String>,
@@ -674,6 +677,7 @@ pub fn render(alert: &Alert, cid: &str) -> FalconRecord {
         user_name: user.and_then(|u| u.account_name.clone()),
         user_id: user.and_then(|u| u.on_premises_security_identifier.clone()),
         user_principal: user.and_then(|u| u.user_principal_name.clone()),
+        source_endpoint_ip_address: user.and_then(|u| u.logon_ip.clone()),
         filename,
         filepath,
         cmdline: main_process.and_then(|p| p.command_line.clone()),

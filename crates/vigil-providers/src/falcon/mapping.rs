@@ -298,7 +298,10 @@ pub fn to_graph(a: &FalconAlert, tenant_id: &str) -> Alert {
         .into_iter()
         .collect();
 
-    let user_states = if a.user_name.is_some() || a.user_id.is_some() || a.user_principal.is_some()
+    let user_states = if a.user_name.is_some()
+        || a.user_id.is_some()
+        || a.user_principal.is_some()
+        || a.source_endpoint_ip_address.is_some()
     {
         let (domain, account) = match non_empty(&a.user_name) {
             Some(u) => match u.split_once('\\') {
@@ -312,6 +315,7 @@ pub fn to_graph(a: &FalconAlert, tenant_id: &str) -> Alert {
             domain_name: domain,
             on_premises_security_identifier: non_empty(&a.user_id),
             user_principal_name: non_empty(&a.user_principal),
+            logon_ip: non_empty(&a.source_endpoint_ip_address),
             ..UserSecurityState::default()
         }]
     } else {

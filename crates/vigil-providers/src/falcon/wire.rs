@@ -214,6 +214,9 @@ pub struct FalconAlert {
     pub user_id: Option<String>,
     #[serde(default)]
     pub user_principal: Option<String>,
+    /// The address the account signed in from (identity detections).
+    #[serde(default)]
+    pub source_endpoint_ip_address: Option<String>,
     #[serde(default)]
     pub filename: Option<String>,
     #[serde(default)]
