@@ -194,14 +194,14 @@ pub struct ListOptions {
     /// `vendorInformation/provider eq 'ASC'`, `userStates/any(a:a/userPrincipalName eq 'x')`.
     /// Property names and enum values are matched case-insensitively. Parts a provider
     /// understands are pushed down to it; the whole filter is applied to the merged result.
-    #[param(rename = "$filter", required = false)]
+    #[param(rename = "$filter", required = false, schema_with = non_empty_string)]
     pub filter: String,
     /// Sort order of the merged page, e.g. `createdDateTime desc,severity`.
-    #[param(rename = "$orderby", required = false)]
+    #[param(rename = "$orderby", required = false, schema_with = non_empty_string)]
     pub orderby: String,
     /// Comma-separated properties to return (`assignedTo,category,severity`); the context URL
     /// lists them.
-    #[param(rename = "$select", required = false)]
+    #[param(rename = "$select", required = false, schema_with = non_empty_string)]
     pub select: String,
     /// Page size **per provider** (Graph's semantics): a page holds up to providers × `$top`
     /// alerts. Default: `federation.default_top` (50).
@@ -215,8 +215,13 @@ pub struct ListOptions {
     #[param(rename = "$count", required = false)]
     pub count: bool,
     /// Opaque continuation token; only ever use the `@odata.nextLink` the previous page gave.
-    #[param(rename = "$skiptoken", required = false)]
+    #[param(rename = "$skiptoken", required = false, schema_with = non_empty_string)]
     pub skiptoken: String,
+}
+
+/// A string option: an empty value is a 400 (`$filter=` is not "no filter").
+fn non_empty_string() -> Schema {
+    Schema::Object(string_schema().min_length(Some(1)).build())
 }
 
 /// `$filter` alone (`GET /security/alerts/$count`).
@@ -224,7 +229,7 @@ pub struct ListOptions {
 #[into_params(parameter_in = Query)]
 pub struct FilterOption {
     /// OData filter, as for the list.
-    #[param(rename = "$filter", required = false)]
+    #[param(rename = "$filter", required = false, schema_with = non_empty_string)]
     pub filter: String,
 }
 
@@ -233,7 +238,7 @@ pub struct FilterOption {
 #[into_params(parameter_in = Query)]
 pub struct SelectOption {
     /// Comma-separated properties to return.
-    #[param(rename = "$select", required = false)]
+    #[param(rename = "$select", required = false, schema_with = non_empty_string)]
     pub select: String,
 }
 
@@ -538,6 +543,12 @@ fn finish_operation(op: &mut utoipa::openapi::path::Operation) {
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
         }
     }
+    // The abuse limits (token buckets per tenant and per app) apply to every route, the
+    // unauthenticated ones included.
+    op.responses
+        .responses
+        .entry("429".into())
+        .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
     for resp in op.responses.responses.values_mut() {
         if let RefOr::T(r) = resp {
             // Headers with a shared definition are referenced, not repeated.
