@@ -135,8 +135,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     crate::writeback::spawn_background(&state, &shutdown);
+    let limits = state.config.limits.clone();
     let app = app(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    crate::limits::serve(listener, app, shutdown, &limits).await
 }

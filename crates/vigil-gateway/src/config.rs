@@ -97,6 +97,9 @@ pub struct LimitsConfig {
     pub max_url_bytes: usize,
     /// Largest total of header names and values, in bytes (431 beyond).
     pub max_header_bytes: usize,
+    /// Time a client gets to send its request line and headers (the connection is closed
+    /// beyond: a slow-header client cannot hold a connection open).
+    pub header_read_timeout_ms: u64,
     /// Time a client gets to send its request body (408 beyond).
     pub body_read_timeout_ms: u64,
     /// Time a request may take end to end (504 beyond).
@@ -380,9 +383,10 @@ impl Config {
         if l.max_header_bytes < 1024 {
             p.push("limits.max_header_bytes: must be at least 1024".into());
         }
-        if l.body_read_timeout_ms == 0 || l.request_timeout_ms == 0 {
+        if l.header_read_timeout_ms == 0 || l.body_read_timeout_ms == 0 || l.request_timeout_ms == 0
+        {
             p.push(
-                "limits.body_read_timeout_ms / request_timeout_ms: must be greater than 0".into(),
+                "limits.header_read_timeout_ms / body_read_timeout_ms / request_timeout_ms: must be greater than 0".into(),
             );
         }
         if l.request_timeout_ms <= self.federation.provider_timeout_ms {

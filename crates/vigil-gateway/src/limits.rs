@@ -339,6 +339,59 @@ async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes, BodyError> {
     Ok(buf.freeze())
 }
 
+/// Serves `app` on `listener` until `shutdown` is cancelled, then lets open connections finish.
+///
+/// What `axum::serve` does, plus what it cannot be told: a header-read timeout (a client that
+/// trickles its request line and headers is disconnected after `header_read_timeout_ms`, so a
+/// slow-header flood cannot hold every connection) and a bounded header buffer (hyper answers
+/// `431` itself beyond it; below it, [`enforce_limits`] answers with a Graph error).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: tokio_util::sync::CancellationToken,
+    cfg: &LimitsConfig,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(cfg.header_read_timeout_ms))
+        .max_buf_size((cfg.max_header_bytes + cfg.max_url_bytes + 4096).max(8192));
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
 /// The CORS layer, or `None` when no origin is allowed (the default).
 pub fn cors_layer(cfg: &CorsConfig) -> Option<tower_http::cors::CorsLayer> {
     use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer, ExposeHeaders};
@@ -385,6 +438,7 @@ mod tests {
             max_body_bytes: 1024,
             max_url_bytes: 1024,
             max_header_bytes: 1024,
+            header_read_timeout_ms: 1000,
             body_read_timeout_ms: 1000,
             request_timeout_ms: 1000,
             max_concurrent_providers: 1,

@@ -871,3 +871,29 @@ async fn overall_timeout_answers_504() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_disconnected() {
+    let (gw, _key) = limited(json!({ "limits": { "header_read_timeout_ms": 300 } })).await;
+    let addr = gw.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    sock.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    // The server closes the connection (read returns 0 or an error) well before 5 s.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a slow-header connection was held open");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A well-behaved client on a fresh connection is served.
+    assert_eq!(gw.get("/healthz", None).await.status(), 200);
+}
