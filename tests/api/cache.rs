@@ -49,10 +49,17 @@ fn ids(body: &Value) -> Vec<String> {
 /// Upstream alert calls of one uncached request for `path` (Falcon needs two: ids, then
 /// entities).
 async fn calls_of_one_fresh_request(env: &TestEnv, path: &str) -> BTreeMap<&'static str, usize> {
+    calls_of_one_request(env, path, header("cache-control", "no-cache")).await
+}
+
+/// Upstream alert calls of one request for `path` with `headers`.
+async fn calls_of_one_request(
+    env: &TestEnv,
+    path: &str,
+    headers: HeaderMap,
+) -> BTreeMap<&'static str, usize> {
     env.clear_requests();
-    let resp = env
-        .get_with(CONTOSO, path, header("cache-control", "no-cache"))
-        .await;
+    let resp = env.get_with(CONTOSO, path, headers).await;
     assert_eq!(resp.status(), 200);
     let calls = env.alert_calls();
     assert!(calls.values().all(|n| *n >= 1), "{calls:?}");
@@ -81,7 +88,7 @@ async fn concurrent_identical_requests_make_one_upstream_call_per_provider() {
     let env = env().await;
     // The reference: one request of the same shape ($top above every provider's size, so
     // one walk step), under a $top of its own so the concurrent requests find nothing cached.
-    let one = calls_of_one_fresh_request(&env, "/v1.0/security/alerts?$top=401").await;
+    let one = calls_of_one_request(&env, "/v1.0/security/alerts?$top=401", HeaderMap::new()).await;
     let path = "/v1.0/security/alerts?$top=400";
     // Slow the providers so every request arrives while the first fetch is in flight.
     for kind in ProviderKind::ALL {
@@ -96,6 +103,14 @@ async fn concurrent_identical_requests_make_one_upstream_call_per_provider() {
     env.clear_requests();
     let answers = env.get_concurrently(CONTOSO, path, 12).await;
     let calls = env.alert_calls();
+    // Single flight: twelve identical concurrent requests cost no more upstream than one.
+    for (provider, n) in &calls {
+        let single = one.get(provider).copied().unwrap_or(0);
+        assert!(
+            *n >= 1 && *n <= single,
+            "12 concurrent identical requests cost {calls:?}, one alone {one:?}"
+        );
+    }
     assert_eq!(
         calls, one,
         "12 concurrent identical requests must cost what one costs upstream"

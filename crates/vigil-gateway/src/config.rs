@@ -205,7 +205,8 @@ impl Config {
                 // (VIGIL_CONFIG, VIGIL_LOG, VIGIL_LOG_FORMAT, VIGIL_TEST_*) are not keys.
                 .filter(|k| {
                     let k = k.as_str().to_ascii_lowercase();
-                    !matches!(k.as_str(), "config" | "log" | "log_format") && !k.starts_with("test_")
+                    !matches!(k.as_str(), "config" | "log" | "log_format")
+                        && !k.starts_with("test_")
                 })
                 .split("__"),
         );

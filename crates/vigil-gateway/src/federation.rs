@@ -199,7 +199,8 @@ impl Federation {
         let mut push_down = q.push_down.clone();
         let bound = state.bounds.get(name).copied();
         let mut req = ListRequest {
-            page_size: (q.top.max(state.fetch.unwrap_or(0)) as usize).min(caps.max_page_size.max(1)),
+            page_size: (q.top.max(state.fetch.unwrap_or(0)) as usize)
+                .min(caps.max_page_size.max(1)),
             cursor: None,
             push_down: PushDown::default(),
             odata_filter: None,

@@ -245,7 +245,10 @@ impl GraphProvider {
         if segments.last().is_none_or(|id| id.is_empty()) {
             return Ok(None);
         }
-        match self.get_json::<serde_json::Value>(&self.root.url(segments)).await {
+        match self
+            .get_json::<serde_json::Value>(&self.root.url(segments))
+            .await
+        {
             Ok(mut v) => {
                 // An entity response carries response-level annotations (`@odata.context`
                 // with Graph's own URL); they describe Graph's answer, not the resource, and
