@@ -245,21 +245,8 @@ impl GraphProvider {
         if segments.last().is_none_or(|id| id.is_empty()) {
             return Ok(None);
         }
-        match self
-            .get_json::<serde_json::Value>(&self.root.url(segments))
-            .await
-        {
-            Ok(mut v) => {
-                // An entity response carries response-level annotations (`@odata.context`
-                // with Graph's own URL); they describe Graph's answer, not the resource, and
-                // must not travel on as undeclared properties of it.
-                if let serde_json::Value::Object(m) = &mut v {
-                    m.retain(|k, _| !k.starts_with("@odata.") || k == "@odata.type");
-                }
-                serde_json::from_value(v)
-                    .map(Some)
-                    .map_err(|e| self.error(ProviderErrorKind::Decode(e.to_string())))
-            }
+        match self.get_json(&self.root.url(segments)).await {
+            Ok(v) => Ok(Some(v)),
             Err(ProviderError {
                 kind: ProviderErrorKind::NotFound,
                 ..
