@@ -352,6 +352,45 @@ async fn a_provider_down_gets_202_then_the_worker_delivers() {
 }
 
 #[tokio::test]
+async fn a_connection_label_is_routed_by_each_copys_own_vendor_information() {
+    let env = TestEnv::start().await;
+    let (id, sources, _) = alert_with_all_sources(&env, CONTOSO).await;
+    let (alert, _) = get_alert(&env, CONTOSO, &id).await;
+    let graph_copy = alert["vigilSources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["provider"].as_str().unwrap().starts_with("graph"))
+        .cloned()
+        .unwrap();
+    // The Graph connection's configured label, which is not the product of the alert's Graph
+    // copy: Graph itself would refuse it, so the adapter must send the copy's own.
+    let label = json!({"vendor": "Microsoft", "provider": "Graph"});
+    assert_ne!(graph_copy["product"], "Graph");
+    let body = json!({"assignedTo": "label-router@contoso.com", "vendorInformation": label});
+    let resp = patch(&env, CONTOSO, &id, &body, &[]).await;
+    assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
+    assert!(
+        resp.headers().get("etag").is_none(),
+        "an unconditional 204 carries no ETag, as Graph"
+    );
+    for (provider, pid) in &sources {
+        let w = writes_for(&env, provider, pid);
+        assert_eq!(w.len(), 1, "{provider}: {w:?}");
+        if provider.starts_with("graph") {
+            assert_eq!(
+                w[0].body["vendorInformation"]["provider"],
+                graph_copy["product"]
+            );
+            assert_eq!(
+                w[0].body["vendorInformation"]["vendor"],
+                graph_copy["vendor"]
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn stale_if_match_is_412() {
     let env = TestEnv::start().await;
     let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
@@ -939,6 +978,37 @@ async fn two_gateways_on_postgres_share_outbox_and_cache_invalidation() {
             .filter(|w| w.path.contains(&pid) || w.body.to_string().contains(&pid))
             .count();
         assert_eq!(n, 1, "{kind:?}");
+    }
+    // If-Match holds across replicas: two writers with the same ETag, one through each
+    // gateway, at the same moment: exactly one change is recorded, the other gets 412.
+    for round in 0..4 {
+        let etag = client
+            .get(format!("{a}/v1.0/security/alerts/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .headers()
+            .get("etag")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let conditional = |base: String, who: &str| {
+            client
+                .patch(format!("{base}/v1.0/security/alerts/{id}"))
+                .bearer_auth(&token)
+                .header("If-Match", etag.clone())
+                .json(&json!({"assignedTo": format!("{who}{round}@contoso.com"), "vendorInformation": vi}))
+                .send()
+        };
+        let (ra, rb) = tokio::join!(conditional(a.clone(), "a"), conditional(b.clone(), "b"));
+        let mut statuses = [ra.unwrap().status().as_u16(), rb.unwrap().status().as_u16()];
+        statuses.sort_unstable();
+        assert!(
+            statuses == [204, 412] || statuses == [202, 412],
+            "round {round}: {statuses:?}"
+        );
     }
     shutdown.cancel();
     tokio::time::sleep(Duration::from_millis(200)).await;

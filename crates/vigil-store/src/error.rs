@@ -79,6 +79,15 @@ pub enum StoreError {
         provider_alert_id: String,
     },
 
+    /// A conditional change found the alert's history moved on (another change was recorded
+    /// since the caller's precondition was computed).
+    #[error("alert {unified_id:?} has {actual} recorded changes, not the {expected} expected")]
+    ChangedMeanwhile {
+        unified_id: String,
+        expected: usize,
+        actual: usize,
+    },
+
     /// Stored data could not be read back (e.g. an unknown outbox state).
     #[error("invalid stored data: {0}")]
     Corrupt(String),

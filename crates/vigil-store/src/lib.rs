@@ -186,6 +186,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             request_id: None,
             history: entry.clone(),
             targets: Vec::new(),
+            expected_changes: None,
         };
         Ok(self.enqueue_change(&change, now).await?.history_id)
     }
@@ -329,6 +330,19 @@ fn pick_resolved(
                 unified_ids,
             })
         }
+    }
+}
+
+/// Checks a conditional change's expected history length against the recorded one.
+fn check_expected_changes(change: &NewChange, recorded: i64) -> Result<(), StoreError> {
+    let actual = usize::try_from(recorded).unwrap_or(usize::MAX);
+    match change.expected_changes {
+        Some(expected) if expected != actual => Err(StoreError::ChangedMeanwhile {
+            unified_id: change.unified_id.clone(),
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -26,7 +26,8 @@ use crate::migrations::{self, POSTGRES};
 use crate::{
     AlertIndexEntry, AlertSource, Engine, EnqueuedChange, HistoryRecord, INVALIDATION_BUFFER,
     Invalidation, LAST_SEEN_RESOLUTION, NewChange, OutboxClaim, OutboxEntry, OutboxState,
-    ResolvedAlert, Store, StoreError, check_targets, dedup_entries, pick_resolved,
+    ResolvedAlert, Store, StoreError, check_expected_changes, check_targets, dedup_entries,
+    pick_resolved,
 };
 
 /// The NOTIFY channel for cache invalidation; the payload is the tenant id.
@@ -417,6 +418,23 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let sources = sources_in(&mut *tx, &change.tenant_id, &change.unified_id).await?;
         check_targets(change, &sources)?;
+        if change.expected_changes.is_some() {
+            // Serializes conditional changes to one alert across every process on this
+            // database until the transaction ends; the count below is then exact.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, 0))")
+                .bind(change.tenant_id.as_str())
+                .bind(change.unified_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let recorded: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM alert_history WHERE tenant_id = $1 AND unified_id = $2",
+            )
+            .bind(change.tenant_id.as_str())
+            .bind(change.unified_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            check_expected_changes(change, recorded)?;
+        }
         let history_id: i64 = sqlx::query_scalar(
             "INSERT INTO alert_history (tenant_id, unified_id, request_id, entry, recorded_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",

@@ -29,7 +29,8 @@ use crate::migrations::{self, SQLITE};
 use crate::{
     AlertIndexEntry, AlertSource, Constraint, Engine, EnqueuedChange, HistoryRecord,
     INVALIDATION_BUFFER, Invalidation, LAST_SEEN_RESOLUTION, NewChange, OutboxClaim, OutboxEntry,
-    OutboxState, ResolvedAlert, Store, StoreError, check_targets, dedup_entries, pick_resolved,
+    OutboxState, ResolvedAlert, Store, StoreError, check_expected_changes, check_targets,
+    dedup_entries, pick_resolved,
 };
 
 /// SQLite's default cap on bound parameters per statement (since 3.32; the bundled
@@ -386,6 +387,17 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let sources = sources_in(&mut *tx, &change.tenant_id, &change.unified_id).await?;
         check_targets(change, &sources)?;
+        if change.expected_changes.is_some() {
+            // BEGIN IMMEDIATE holds the database's write lock: the count stays exact.
+            let recorded: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM alert_history WHERE tenant_id = ?1 AND unified_id = ?2",
+            )
+            .bind(change.tenant_id.as_str())
+            .bind(change.unified_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            check_expected_changes(change, recorded)?;
+        }
         let history_id: i64 = sqlx::query_scalar(
             "INSERT INTO alert_history (tenant_id, unified_id, request_id, entry, recorded_at) \
              VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",

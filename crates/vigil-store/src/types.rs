@@ -58,6 +58,10 @@ pub struct NewChange {
     pub history: AlertHistoryState,
     /// The providers to deliver the change to; each must be a source of the alert.
     pub targets: Vec<ChangeTarget>,
+    /// How many changes the alert's history must hold for this one to be recorded (the
+    /// count an `If-Match` ETag was computed from); `None` records unconditionally. Checked in
+    /// the recording transaction, so two processes cannot both pass the same precondition.
+    pub expected_changes: Option<usize>,
 }
 
 /// One provider to deliver a change to, with what to send it.

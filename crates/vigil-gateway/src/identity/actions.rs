@@ -304,6 +304,7 @@ pub async fn submit(
                     .unwrap_or(Value::Null),
                 })
                 .collect(),
+            expected_changes: None,
         };
         let enqueued = fed
             .store

@@ -78,7 +78,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for GraphJson<LIMIT> {
     request_body(content = Object, content_type = "application/json", description = "The updatable properties and `vendorInformation`."),
     security(("bearer" = ["SecurityEvents.ReadWrite.All"])),
     responses(
-        (status = 204, description = "Every provider holding the alert took the change.", headers(("ETag" = String))),
+        (status = 204, description = "Every provider holding the alert took the change. The alert's new `ETag` is sent when the request carried `If-Match` (a conditional writer's next precondition); otherwise, as Graph, no body and no ETag.", headers(("ETag" = String))),
         (status = 200, description = "Every provider took the change (`Prefer: return=representation`): the alert, with `historyStates` and each copy's `syncState`.", body = vigil_model::Alert, content_type = "application/json", headers(("ETag" = String))),
         (status = 202, description = "Stored; some providers are still pending: `{id, vigilSync: [{provider, providerAlertId, state, attempts, lastError, nextAttemptDateTime, outboxId}]}`.", body = Object, content_type = "application/json"),
         (status = 404, description = "`NotFound`: no provider of the tenant knows this id.", body = crate::openapi::ODataError, content_type = "application/json"),
@@ -100,6 +100,7 @@ pub async fn update_alert(
         if_match: writeback::if_match(&headers),
         principal: &principal,
     };
+    let conditional = pre.if_match.is_some();
     let submitted = writeback::submit(&st, pre, &id, payload).await?;
     let want_body = odata::preferences(&headers)
         .iter()
@@ -113,7 +114,9 @@ pub async fn update_alert(
     }
     if !want_body {
         let mut resp = StatusCode::NO_CONTENT.into_response();
-        if let Some(etag) = fresh_etag(&st, &principal, &submitted).await {
+        // The new ETag costs a read of every copy; only a conditional writer, who will send
+        // it back in its next If-Match, pays for it (Graph sends none on 204).
+        if conditional && let Some(etag) = fresh_etag(&st, &principal, &submitted).await {
             set_etag(&mut resp, &etag);
         }
         return Ok(resp);

@@ -148,6 +148,7 @@ pub async fn act(
                 payload: json.clone(),
             })
             .collect(),
+        expected_changes: None,
     };
     st.federation
         .store

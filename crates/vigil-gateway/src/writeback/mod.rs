@@ -625,16 +625,23 @@ pub async fn submit(
     let wb = &st.writeback;
     let lock_key = format!("{}|{}", tenant.to_ascii_lowercase(), resolved.unified_id);
     let guard = wb.alert_locks.lock(lock_key).await;
+    let stale = || {
+        ApiError::PreconditionFailed(
+            "The alert has changed since the ETag given in If-Match was issued.".into(),
+        )
+    };
+    let mut expected_changes = None;
     if let Some(tags) = &pre.if_match {
-        let current = current_etag(st, tenant, &resolved.unified_id).await?;
+        let (current, changes) = current_etag(st, tenant, &resolved.unified_id).await?;
         let ok = tags
             .iter()
             .any(|t| t == "*" || t.trim_start_matches("W/") == current);
         if !ok {
-            return Err(ApiError::PreconditionFailed(
-                "The alert has changed since the ETag given in If-Match was issued.".into(),
-            ));
+            return Err(stale());
         }
+        // The store re-checks the count when it records the change, which closes the window
+        // between this check and the write for every process sharing the database.
+        expected_changes = Some(changes);
     }
     let json = serde_json::to_value(&payload).map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = Utc::now();
@@ -650,15 +657,15 @@ pub async fn submit(
                 payload: json.clone(),
             })
             .collect(),
+        expected_changes,
     };
     // Subscribe before anything can be delivered, so no outcome is missed.
     let mut rx = wb.settled.subscribe();
-    let enqueued = st
-        .federation
-        .store
-        .enqueue_change(&change, now)
-        .await
-        .map_err(store_err)?;
+    let enqueued = match st.federation.store.enqueue_change(&change, now).await {
+        Ok(e) => e,
+        Err(StoreError::ChangedMeanwhile { .. }) => return Err(stale()),
+        Err(e) => return Err(store_err(e)),
+    };
     drop(guard);
     tracing::info!(
         unified_id = %resolved.unified_id,
@@ -790,8 +797,13 @@ pub fn alert_etag(a: &Alert, changes: usize) -> String {
     crate::odata::etag_of(state.to_string().as_bytes())
 }
 
-/// The current ETag of a unified alert (fetched fresh from its providers).
-async fn current_etag(st: &AppState, tenant: &str, unified_id: &str) -> Result<String, ApiError> {
+/// The current ETag of a unified alert (fetched fresh from its providers), and the number of
+/// recorded changes it was computed from.
+async fn current_etag(
+    st: &AppState,
+    tenant: &str,
+    unified_id: &str,
+) -> Result<(String, usize), ApiError> {
     let (alert, _) = crate::routes::alerts::fetch_one(st, tenant, unified_id).await?;
     let alert =
         alert.ok_or_else(|| ApiError::NotFound(format!("Alert '{unified_id}' was not found.")))?;
@@ -802,7 +814,7 @@ async fn current_etag(st: &AppState, tenant: &str, unified_id: &str) -> Result<S
         .await
         .map_err(store_err)?
         .len();
-    Ok(alert_etag(&alert, changes))
+    Ok((alert_etag(&alert, changes), changes))
 }
 
 /// The sync state of each source of each alert, from the tenant's pending and dead rows.

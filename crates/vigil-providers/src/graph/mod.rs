@@ -18,7 +18,10 @@
 //!   fails the same test is reported as an unreadable answer rather than handed out.
 //! - **Updates**: `PATCH` with only the changed updatable fields (`comments` and `tags` as full
 //!   lists, since Graph replaces them) plus the mandatory `vendorInformation`; Graph answers
-//!   `204` (or `200` with a representation), both success.
+//!   `204` (or `200` with a representation), both success. Graph routes an update to the
+//!   product named in `vendorInformation`, so the adapter sends the alert's *own*
+//!   `vendorInformation` (remembered from the alerts it read, or read once when it has not
+//!   seen the alert), whatever label of the connection the gateway's caller used.
 //! - **Throttling**: `429`/`503` with `Retry-After`, handled by [`crate::http`].
 //!
 //! Where we differ from Graph's SDKs: no redirects are followed and no automatic multi-retry;
@@ -41,6 +44,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use url::Url;
+use vigil_model::alert::SecurityVendorInformation;
 use vigil_model::{Alert, RiskDetection, RiskyUser, RiskyUserHistoryItem};
 use wire::{ApiRoot, Collection};
 
@@ -114,7 +118,12 @@ pub struct GraphProvider {
     tokens: TokenSource,
     root: ApiRoot,
     api_version: ApiVersion,
+    /// `vendorInformation` of the alerts read, by Graph id (bounded; a miss costs one GET).
+    vendors: moka::sync::Cache<String, SecurityVendorInformation>,
 }
+
+/// Alerts whose `vendorInformation` the adapter remembers.
+const REMEMBERED_VENDORS: u64 = 100_000;
 
 impl GraphProvider {
     pub fn new(cfg: GraphConfig) -> Result<Self, ProviderError> {
@@ -178,6 +187,7 @@ impl GraphProvider {
             tokens,
             root,
             api_version: cfg.api_version,
+            vendors: moka::sync::Cache::new(REMEMBERED_VENDORS),
         })
     }
 
@@ -273,6 +283,21 @@ impl GraphProvider {
     }
 }
 
+impl GraphProvider {
+    fn remember_vendor(&self, alert: &Alert) {
+        if !alert.id.is_empty() && is_complete(&alert.vendor_information) {
+            self.vendors
+                .insert(alert.id.clone(), alert.vendor_information.clone());
+        }
+    }
+}
+
+/// Graph needs both `provider` and `vendor` to route an update.
+fn is_complete(v: &SecurityVendorInformation) -> bool {
+    v.provider.as_deref().is_some_and(|p| !p.is_empty())
+        && v.vendor.as_deref().is_some_and(|p| !p.is_empty())
+}
+
 #[async_trait]
 impl Provider for GraphProvider {
     fn info(&self) -> &ProviderInfo {
@@ -284,18 +309,46 @@ impl Provider for GraphProvider {
     }
 
     async fn list_alerts(&self, req: &ListRequest) -> Result<Page<Alert>, ProviderError> {
-        self.list(&["security", "alerts"], req).await
+        let page: Page<Alert> = self.list(&["security", "alerts"], req).await?;
+        page.items.iter().for_each(|a| self.remember_vendor(a));
+        Ok(page)
     }
 
     async fn get_alert(&self, id: &str) -> Result<Option<Alert>, ProviderError> {
-        self.get_one(&["security", "alerts", id]).await
+        let alert: Option<Alert> = self.get_one(&["security", "alerts", id]).await?;
+        if let Some(a) = &alert {
+            self.remember_vendor(a);
+        }
+        Ok(alert)
     }
 
     async fn update_alert(&self, id: &str, change: &AlertChange) -> Result<(), ProviderError> {
         if id.is_empty() {
             return Err(self.error(ProviderErrorKind::NotFound));
         }
-        let body = wire::patch_body(change).map_err(|k| self.error(k))?;
+        // An incomplete vendorInformation is refused by patch_body before any request.
+        let own = if is_complete(&change.vendor_information) {
+            match self.vendors.get(id) {
+                Some(v) => Some(v),
+                None => Some(
+                    self.get_alert(id)
+                        .await?
+                        .ok_or_else(|| self.error(ProviderErrorKind::NotFound))?
+                        .vendor_information,
+                ),
+            }
+        } else {
+            None
+        };
+        let body = match own {
+            Some(own) if is_complete(&own) && own != change.vendor_information => {
+                let mut routed = change.clone();
+                routed.vendor_information = own;
+                wire::patch_body(&routed)
+            }
+            _ => wire::patch_body(change),
+        }
+        .map_err(|k| self.error(k))?;
         let url = self.root.url(&["security", "alerts", id]);
         self.send_json(reqwest::Method::PATCH, &url, &body).await
     }

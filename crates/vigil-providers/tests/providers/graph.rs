@@ -6,6 +6,7 @@ use crate::support::{assert_names, bounded};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use vigil_mock::{Drip, Faults, MockConfig, MockProvider, ProviderKind};
+use vigil_model::alert::SecurityVendorInformation;
 use vigil_model::{Alert, AlertFeedback, AlertStatus, RiskState};
 use vigil_providers::graph::{ApiVersion, GraphConfig, GraphProvider};
 use vigil_providers::http::HttpConfig;
@@ -300,6 +301,39 @@ async fn update_sends_exactly_the_change() {
         let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["assignedTo", "vendorInformation"]);
         assert_eq!(body["assignedTo"], serde_json::Value::Null);
+
+        // The connection's own label (or any complete vendorInformation the gateway accepted)
+        // is routed by the alert's own vendorInformation, which Graph requires; a fresh
+        // adapter that never read the alert looks it up first.
+        let labelled = AlertChange {
+            status: Some(AlertStatus::InProgress),
+            vendor_information: SecurityVendorInformation {
+                vendor: Some("Microsoft".into()),
+                provider: Some("Graph".into()),
+                ..SecurityVendorInformation::default()
+            },
+            ..AlertChange::default()
+        };
+        assert_ne!(labelled.vendor_information, vendor);
+        for adapter in [
+            &f.graph,
+            &GraphProvider::new(config(
+                &f.mock,
+                &f.tenant,
+                ApiVersion::V1,
+                HttpConfig::default(),
+            ))
+            .unwrap(),
+        ] {
+            f.mock.clear_records();
+            adapter.update_alert(&id, &labelled).await.unwrap();
+            let writes = f.mock.writes();
+            assert_eq!(writes.len(), 1, "{writes:?}");
+            assert_eq!(
+                writes[0].body["vendorInformation"],
+                serde_json::Value::Object(vendor_json.clone())
+            );
+        }
 
         // Unknown id: Graph's 404 is an error for a write.
         let e = f

@@ -14,6 +14,7 @@ use crate::harness::{TestDb, at, entry, t0, tenant};
 
 conformance!(
     change_writes_history_and_outbox_rows,
+    conditional_changes_record_only_on_the_expected_history,
     history_is_oldest_first,
     a_failed_change_writes_nothing,
     claim_deliver_retry_and_dead_letter,
@@ -47,6 +48,7 @@ fn change(tenant: &str, unified: &str, targets: &[(&str, &str)]) -> NewChange {
                 payload: json!({"status": "resolved", "target": p}),
             })
             .collect(),
+        expected_changes: None,
     }
 }
 
@@ -116,6 +118,63 @@ async fn change_writes_history_and_outbox_rows(db: TestDb) {
             .len(),
         2
     );
+}
+
+async fn conditional_changes_record_only_on_the_expected_history(db: TestDb) {
+    let t = tenant();
+    let store = indexed(&db, &t).await;
+    let mut c = change(&t, "u1", &[("graph", "g-1")]);
+    c.expected_changes = Some(0);
+    store.enqueue_change(&c, at(1)).await.unwrap();
+    // two callers that both computed their precondition before the first change: the second
+    // finds the history moved on and records nothing
+    let stale = store.enqueue_change(&c, at(2)).await.unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            vigil_store::StoreError::ChangedMeanwhile {
+                expected: 0,
+                actual: 1,
+                ..
+            }
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(store.history(&t, "u1").await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_outbox(&t, OutboxState::Pending, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    c.expected_changes = Some(1);
+    store.enqueue_change(&c, at(3)).await.unwrap();
+    c.expected_changes = None;
+    store.enqueue_change(&c, at(4)).await.unwrap();
+    assert_eq!(store.history(&t, "u1").await.unwrap().len(), 3);
+
+    // racing conditional changes on one precondition: exactly one is recorded
+    let mut racers = Vec::new();
+    for i in 0..6 {
+        let store = store.clone();
+        let mut c = change(&t, "u1", &[("graph", "g-1")]);
+        c.expected_changes = Some(3);
+        racers.push(tokio::spawn(async move {
+            store.enqueue_change(&c, at(10 + i)).await
+        }));
+    }
+    let mut recorded = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(_) => recorded += 1,
+            Err(vigil_store::StoreError::ChangedMeanwhile { .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(recorded, 1);
+    assert_eq!(store.history(&t, "u1").await.unwrap().len(), 4);
 }
 
 async fn history_is_oldest_first(db: TestDb) {
