@@ -119,6 +119,10 @@ the permissions that are enough on their own as alternative security requirement
         routes::alerts::list_alerts,
         routes::alerts::count_alerts,
         routes::alerts::get_alert,
+        routes::alerts_write::update_alert,
+        routes::alerts_write::update_alerts,
+        routes::alerts_write::list_outbox,
+        routes::alerts_write::retry_outbox,
         routes::identity::list_risky_users,
         routes::identity::count_risky_users,
         routes::identity::get_risky_user,
@@ -163,6 +167,7 @@ the permissions that are enough on their own as alternative security requirement
     tags(
         (name = "alerts", description = "Graph's legacy security alerts (`microsoft.graph.alert`), federated over every provider of the tenant."),
         (name = "identity", description = "Identity Protection (`riskyUsers`, `riskDetections`, beta's legacy `identityRiskEvents`), federated over every identity-risk provider of the tenant; one user known to several providers is one risky user (`vigilSources`)."),
+        (name = "admin", description = "Operator routes (`Vigil.Admin` app role or scope), scoped to the caller's tenant: the write-back outbox and its dead letters."),
         (name = "health", description = "Liveness and readiness probes (no token)."),
         (name = "meta", description = "This document and its interactive page (no token)."),
     ),

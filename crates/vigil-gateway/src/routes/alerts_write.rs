@@ -200,6 +200,8 @@ fn json(status: StatusCode, body: &Value, _etag: Option<&str>) -> Result<Respons
     security(("bearer" = ["SecurityEvents.ReadWrite.All"])),
     responses(
         (status = 200, description = "`{\"value\": [alert, ...]}`.", body = Object, content_type = "application/json"),
+        (status = 404, description = "`NotFound`: no provider of the tenant knows one of the ids (nothing is recorded).", body = crate::openapi::ODataError, content_type = "application/json"),
+        (status = 413, description = "`RequestEntityTooLarge`: body over the bulk limit.", body = crate::openapi::ODataError, content_type = "application/json"),
     ),
 )]
 pub async fn update_alerts(
@@ -209,11 +211,6 @@ pub async fn update_alerts(
     headers: HeaderMap,
     GraphJson(body): GraphJson<MAX_BULK_BYTES>,
 ) -> Result<Response, ApiError> {
-    if version != ApiVersion::Beta {
-        return Err(ApiError::NotFound(
-            "updateAlerts is a beta action: use /beta/security/alerts/updateAlerts.".into(),
-        ));
-    }
     principal.require(Need::WRITE_ALERTS)?;
     let items = body
         .get("value")

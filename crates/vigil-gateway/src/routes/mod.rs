@@ -13,6 +13,13 @@ use axum::routing::get;
 
 /// The Graph-compatible routes of one API version.
 fn graph_api(version: ApiVersion) -> Router<AppState> {
+    let beta_only = match version {
+        ApiVersion::Beta => Router::new().route(
+            "/security/alerts/updateAlerts",
+            axum::routing::post(alerts_write::update_alerts),
+        ),
+        ApiVersion::V1 => Router::new(),
+    };
     Router::new()
         .route("/security/alerts", get(alerts::list_alerts))
         .route("/security/alerts/", get(alerts::list_alerts))
@@ -21,10 +28,7 @@ fn graph_api(version: ApiVersion) -> Router<AppState> {
             "/security/alerts/{id}",
             get(alerts::get_alert).patch(alerts_write::update_alert),
         )
-        .route(
-            "/security/alerts/updateAlerts",
-            axum::routing::post(alerts_write::update_alerts),
-        )
+        .merge(beta_only)
         .merge(identity::router(version))
         .layer(axum::Extension(version))
 }
