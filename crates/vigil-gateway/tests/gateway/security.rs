@@ -589,6 +589,51 @@ async fn jwks_config_mistakes_are_explained() {
     );
 }
 
+#[tokio::test]
+async fn the_default_auth_mode_is_jwks_and_needs_audiences() {
+    // Nothing about auth given: jwks, and the missing audiences are named.
+    let e = vigil_gateway::Config::from_overrides(
+        json!({ "listen": "127.0.0.1:0", "data_dir": "/tmp/unused" }),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("auth.audiences") && e.contains("jwks"), "{e}");
+    let cfg = vigil_gateway::Config::from_overrides(json!({
+        "listen": "127.0.0.1:0", "data_dir": "/tmp/unused",
+        "auth": { "audiences": [AUDIENCE] },
+    }))
+    .unwrap();
+    assert_eq!(cfg.auth.mode, "jwks");
+}
+
+#[tokio::test]
+async fn a_jwks_gateway_refuses_hs256_tokens() {
+    let rsa = rsa_key("k1");
+    let jwks = JwksServer::start(vec![rsa.jwk.clone()]).await;
+    // auth.mode left at its default.
+    let gw = Gw::start(json!({ "auth": {
+        "jwks_url": jwks.url, "audiences": [AUDIENCE], "jwks_min_refresh_secs": 1,
+    }}))
+    .await;
+    assert_eq!(gw.state.config.auth.mode, "jwks");
+    let (s, _, _) = graph_status(gw.get(ALERTS, Some(&sign(&rsa, &claims(CONTOSO)))).await).await;
+    assert_eq!(s, 200);
+    // An HS256 token with exactly the claims an accepted token carries, signed with the key
+    // the demo would use in this data directory: refused. So is a demo token.
+    let key = vigil_gateway::config::load_or_create_key(&gw.state.config.hs256_key_path()).unwrap();
+    let header = Header::new(Algorithm::HS256);
+    let token =
+        jsonwebtoken::encode(&header, &claims(CONTOSO), &EncodingKey::from_secret(&key)).unwrap();
+    let (s, _, _) = graph_status(gw.get(ALERTS, Some(&token)).await).await;
+    assert_eq!(s, 401);
+    let (s, _, _) = graph_status(
+        gw.get(ALERTS, Some(&demo_token(&key, CONTOSO, "app")))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 401);
+}
+
 /// An HS256 gateway (the demo mode) with tight limits.
 async fn limited(extra: Value) -> (Gw, Vec<u8>) {
     let mut o = json!({ "auth": { "mode": "hs256" } });
@@ -826,7 +871,7 @@ async fn security_headers_on_errors_and_cors_only_when_configured() {
 async fn overall_timeout_answers_504() {
     use axum::routing::get;
     let cfg = vigil_gateway::Config::from_overrides(json!({
-        "listen": "127.0.0.1:0", "data_dir": "/tmp/unused",
+        "listen": "127.0.0.1:0", "data_dir": "/tmp/unused", "auth": { "mode": "hs256" },
         "federation": { "provider_timeout_ms": 100 },
         "limits": { "request_timeout_ms": 200 },
     }))
