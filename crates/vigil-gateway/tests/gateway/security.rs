@@ -700,6 +700,34 @@ async fn rate_limits_answer_graph_429_per_app_and_tenant() {
 }
 
 #[tokio::test]
+async fn probes_neither_spend_nor_are_refused_by_the_rate_limits() {
+    let (gw, key) = limited(json!({ "limits": {
+        "tenant_per_minute": 1, "tenant_burst": 3, "app_per_minute": 1, "app_burst": 3,
+    }}))
+    .await;
+    let a = demo_token(&key, CONTOSO, "app-a");
+    // Probes with the tenant's token, many more than its budget: not counted.
+    for _ in 0..10 {
+        for probe in ["/healthz", "/readyz"] {
+            assert_eq!(gw.get(probe, Some(&a)).await.status(), 200, "{probe}");
+        }
+    }
+    for _ in 0..3 {
+        assert_eq!(gw.get(ALERTS, Some(&a)).await.status(), 200);
+    }
+    assert_eq!(gw.get(ALERTS, Some(&a)).await.status(), 429);
+    // The budget is spent: probes still answer, with the token, a bad token or none.
+    for token in [Some(a.as_str()), Some("not-a-token"), None] {
+        for probe in ["/healthz", "/readyz"] {
+            let resp = gw.get(probe, token).await;
+            assert_eq!(resp.status(), 200, "{probe} with {token:?}");
+            assert!(!resp.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(gw.get(ALERTS, Some(&a)).await.status(), 429);
+}
+
+#[tokio::test]
 async fn size_limits_and_slow_bodies_answer_graph_errors() {
     let (gw, key) = limited(json!({ "limits": {
         "max_body_bytes": 2048, "max_url_bytes": 512, "max_header_bytes": 2048,
