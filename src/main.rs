@@ -187,6 +187,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
+    for w in &cfg.warnings {
+        tracing::warn!("configuration: {w}");
+    }
     let shutdown = tokio_util::sync::CancellationToken::new();
     let demo = if cfg.providers.is_empty() {
         Some(demo::start(&mut cfg).await?)
@@ -366,6 +369,9 @@ fn check_config(args: CommonArgs) -> Result<(), String> {
     let cfg = load(&args)?;
     if let Err(e) = vigil_gateway::app::build_providers(&cfg) {
         return Err(format!("invalid configuration:\n  - {e}"));
+    }
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
     }
     println!(
         "configuration is valid: {} provider(s), auth.mode = {}{}",

@@ -13,6 +13,8 @@ use vigil_providers::falcon::FalconConfig;
 use vigil_providers::graph::GraphConfig;
 use vigil_providers::ocsf::OcsfConfig;
 
+mod secrets;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,8 +38,12 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Cross-origin access for browser dashboards (off unless origins are listed).
     pub cors: CorsConfig,
-    /// Upstream providers, each bound to one tenant.
+    /// Upstream providers, each bound to one tenant. Their secrets may be given as
+    /// `<key>_env` / `<key>_file` (see [`secrets`]); they are read when the file is loaded.
     pub providers: Vec<ProviderConfig>,
+    /// Not mistakes, but worth fixing: secrets written in the configuration.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// Inbound token verification.
@@ -263,9 +269,18 @@ impl Config {
     }
 
     fn extract(fig: Figment) -> Result<Self, ConfigError> {
-        fig.extract().map_err(|e| {
+        let invalid = |e: figment::Error| {
             ConfigError::Invalid(e.into_iter().map(|e| describe_figment_error(&e)).collect())
-        })
+        };
+        // Provider secrets given as `<key>_env` / `<key>_file` are read first.
+        let providers: Vec<serde_json::Value> = fig.extract_inner("providers").map_err(invalid)?;
+        let resolved = secrets::resolve(providers).map_err(ConfigError::Invalid)?;
+        let mut cfg: Config = fig
+            .merge(Serialized::default("providers", resolved.providers))
+            .extract()
+            .map_err(invalid)?;
+        cfg.warnings = resolved.warnings;
+        Ok(cfg)
     }
 
     /// Every semantic mistake, each naming its key.

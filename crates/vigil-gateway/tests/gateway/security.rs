@@ -634,6 +634,38 @@ async fn a_jwks_gateway_refuses_hs256_tokens() {
     assert_eq!(s, 401);
 }
 
+#[tokio::test]
+async fn provider_secrets_never_show_in_debug_output() {
+    let dir = std::env::temp_dir().join(format!("vigil-secret-debug-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("falcon.secret");
+    std::fs::write(&file, "falcon-secret-from-file-5e1d\n").unwrap();
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\nmode = \"hs256\"\n\n\
+             [[providers]]\nkind = \"falcon\"\nname = \"falcon\"\ntenant_id = \"{CONTOSO}\"\n\
+             credentials = {{ client_id = \"cid\", client_secret_file = \"{}\" }}\n\n\
+             [[providers]]\nkind = \"ocsf\"\nname = \"lake\"\ntenant_id = \"{CONTOSO}\"\n\
+             base_url = \"https://findings.example.com\"\napi_token = \"ocsf-literal-token-9b2c\"\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let cfg = vigil_gateway::Config::load(Some(&config)).unwrap();
+    assert_eq!(vigil_gateway::app::build_providers(&cfg).unwrap().len(), 2);
+    let shown = format!("{cfg:?} {cfg:#?}");
+    assert!(shown.contains("cid"), "not the config: {shown}");
+    for secret in ["falcon-secret-from-file-5e1d", "ocsf-literal-token-9b2c"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    // The literal one is warned about, by key.
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    assert!(cfg.warnings[0].starts_with("providers[1].api_token:"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// An HS256 gateway (the demo mode) with tight limits.
 async fn limited(extra: Value) -> (Gw, Vec<u8>) {
     let mut o = json!({ "auth": { "mode": "hs256" } });
