@@ -7,11 +7,24 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use vigil_gateway::Config;
-use vigil_gateway::config::ProviderConfig;
+use vigil_gateway::config::{ProviderConfig, Unchecked};
 use vigil_mock::{MockConfig, MockFleet, ProviderKind};
 
 pub struct Demo {
     pub fleet: MockFleet,
+}
+
+/// The demo's authentication: when no provider is configured (so `vigil serve` runs the demo)
+/// and nobody chose an `auth.mode`, HS256 with a key in the data directory, so that
+/// `vigil token` mints tokens the demo accepts. Anything else keeps the configured mode (the
+/// default is `jwks`). Returns whether HS256 was turned on.
+pub fn configure_auth(cfg: &mut Unchecked) -> bool {
+    if cfg.config.providers.is_empty() && !cfg.auth_mode_given {
+        cfg.config.auth.mode = "hs256".into();
+        true
+    } else {
+        false
+    }
 }
 
 /// Starts the fleet and adds its providers to `cfg`.
@@ -73,7 +86,7 @@ pub fn provider_configs(fleet: &MockFleet) -> Result<Vec<ProviderConfig>, String
 }
 
 /// Tells a newcomer how to call the demo.
-pub fn print_instructions(addr: &SocketAddr, data_dir: &Path, demo: &Demo) {
+pub fn print_instructions(addr: &SocketAddr, data_dir: &Path, auth_mode: &str, demo: &Demo) {
     let tenants: Vec<String> = demo
         .fleet
         .scenario()
@@ -82,12 +95,24 @@ pub fn print_instructions(addr: &SocketAddr, data_dir: &Path, demo: &Demo) {
         .map(|t| format!("{} ({})", t.display_name, t.id))
         .collect();
     let dd = data_dir.display();
+    let auth = if auth_mode == "hs256" {
+        format!(
+            "Auth: auth.mode = \"hs256\", set by the demo (demo tokens signed with \
+             {dd}/token-signing.key; without the demo the default is jwks).\n\
+             Get a token and list alerts:\n\
+             \x20 TOKEN=$(cargo run -q -- token --data-dir {dd})\n"
+        )
+    } else {
+        format!(
+            "Auth: auth.mode = \"{auth_mode}\" as configured; use a token from your identity \
+             provider.\n"
+        )
+    };
     eprintln!(
         "\nVigil demo is running on http://{addr}\n\
          Tenants: {}\n\
          Mock providers: graph {}, falcon {}, ocsf {}\n\n\
-         Get a token and list alerts:\n\
-         \x20 TOKEN=$(cargo run -q -- token --data-dir {dd})\n\
+         {auth}\
          \x20 curl -s -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/v1.0/security/alerts?$top=5'\n\n\
          OpenAPI: http://{addr}/openapi.json   Docs: http://{addr}/docs\n",
         tenants.join(", "),

@@ -116,12 +116,14 @@ struct TokenArgs {
 /// The object id of the demo's analyst (a fixed, made-up GUID).
 const DEMO_USER_OBJECT_ID: &str = "5f0e2a6c-0de0-4d3e-9a11-7c2f00d3a11a";
 
+/// The configuration; with no provider and no `auth.mode` configured, the demo's (HS256).
 fn load(common: &CommonArgs) -> Result<Config, String> {
-    let mut cfg = Config::load(common.config.as_deref()).map_err(|e| e.to_string())?;
+    let mut cfg = Config::load_unchecked(common.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(d) = &common.data_dir {
-        cfg.data_dir = d.clone();
+        cfg.config.data_dir = d.clone();
     }
-    Ok(cfg)
+    demo::configure_auth(&mut cfg);
+    cfg.check().map_err(|e| e.to_string())
 }
 
 fn init_tracing() {
@@ -185,6 +187,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
+    for w in &cfg.warnings {
+        tracing::warn!("configuration: {w}");
+    }
     let shutdown = tokio_util::sync::CancellationToken::new();
     let demo = if cfg.providers.is_empty() {
         Some(demo::start(&mut cfg).await?)
@@ -196,12 +201,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let data_dir = cfg.data_dir.clone();
+    let auth_mode = cfg.auth.mode.clone();
+    if demo.is_some() {
+        tracing::info!(auth_mode = %auth_mode, "demo: no provider configured, running the mock fleet");
+    }
     let state = vigil_gateway::build_state(cfg)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(%addr, "vigil listening");
     if let Some(d) = &demo {
-        demo::print_instructions(&addr, &data_dir, d);
+        demo::print_instructions(&addr, &data_dir, &auth_mode, d);
     }
     {
         let shutdown = shutdown.clone();
@@ -361,9 +370,13 @@ fn check_config(args: CommonArgs) -> Result<(), String> {
     if let Err(e) = vigil_gateway::app::build_providers(&cfg) {
         return Err(format!("invalid configuration:\n  - {e}"));
     }
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
     println!(
-        "configuration is valid: {} provider(s){}",
+        "configuration is valid: {} provider(s), auth.mode = {}{}",
         cfg.providers.len(),
+        cfg.auth.mode,
         if cfg.providers.is_empty() {
             " (vigil serve will run the demo)"
         } else {

@@ -117,6 +117,8 @@ impl TestEnv {
             "listen": "127.0.0.1:0",
             "data_dir": data_dir,
             "database_url": opts.database_url.unwrap_or_default(),
+            // HS256 only when set explicitly (the default is jwks): the tests mint their tokens.
+            "auth": { "mode": "hs256" },
             "federation": { "provider_timeout_ms": opts.provider_timeout_ms },
         });
         if let Some(ttl) = opts.cache_ttl_secs {

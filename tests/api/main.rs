@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cache;
+mod credentials;
 mod errors;
 mod faults;
 mod harness;

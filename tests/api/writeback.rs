@@ -594,7 +594,7 @@ async fn nothing_is_lost_when_the_process_is_killed_mid_delivery() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n\n[federation]\nprovider_timeout_ms = 4000\n\n[writeback]\npoll_interval_ms = 200\nlease_secs = 2\nbackoff_base_ms = 200\nbackoff_max_secs = 1\n{}",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n\n[auth]\nmode = \"hs256\"\n\n[federation]\nprovider_timeout_ms = 4000\n\n[writeback]\npoll_interval_ms = 200\nlease_secs = 2\nbackoff_base_ms = 200\nbackoff_max_secs = 1\n{}",
             dir.display(),
             providers_toml(&fleet)
         ),
@@ -806,7 +806,7 @@ async fn gateway_on(
         "listen": "127.0.0.1:0",
         "data_dir": dir,
         "database_url": database_url,
-        "auth": { "hs256_key_file": key },
+        "auth": { "mode": "hs256", "hs256_key_file": key },
         "federation": { "provider_timeout_ms": 3000 },
         "writeback": { "poll_interval_ms": 200, "backoff_base_ms": 200, "backoff_max_secs": 1 },
     }))
@@ -1048,7 +1048,10 @@ async fn drift_in_a_product_console_is_shown_and_the_newest_change_wins() {
         .clone();
 
     // the "console": the Graph product changes its copy directly, not through Vigil
-    let mut cfg = vigil_gateway::Config::from_overrides(json!({"listen": "127.0.0.1:0"})).unwrap();
+    let mut cfg = vigil_gateway::Config::from_overrides(
+        json!({"listen": "127.0.0.1:0", "auth": {"mode": "hs256"}}),
+    )
+    .unwrap();
     cfg.providers = vigil::demo::provider_configs(&env.fleet).unwrap();
     let adapters = vigil_gateway::app::build_providers(&cfg).unwrap();
     let console = adapters

@@ -13,6 +13,8 @@ use vigil_providers::falcon::FalconConfig;
 use vigil_providers::graph::GraphConfig;
 use vigil_providers::ocsf::OcsfConfig;
 
+mod secrets;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,8 +38,12 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Cross-origin access for browser dashboards (off unless origins are listed).
     pub cors: CorsConfig,
-    /// Upstream providers, each bound to one tenant.
+    /// Upstream providers, each bound to one tenant. Their secrets may be given as
+    /// `<key>_env` / `<key>_file` (see [`secrets`]); they are read when the file is loaded.
     pub providers: Vec<ProviderConfig>,
+    /// Not mistakes, but worth fixing: secrets written in the configuration.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// Inbound token verification.
@@ -48,7 +54,8 @@ pub struct Config {
 /// `api://<app-id>/.default`) and the bare app id GUID (v2 tokens). Tokens issued for Microsoft
 /// Graph itself (`aud` `https://graph.microsoft.com`) carry a `nonce` header that makes their
 /// signature unverifiable outside Graph, so listing that audience does not help.
-/// `hs256` (the demo and tests): a shared key in `hs256_key_file`, `issuer` and `audience`.
+/// `hs256` (the demo and tests, only when set explicitly; the default is `jwks`): a shared key
+/// in `hs256_key_file`, `issuer` and `audience`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
@@ -174,6 +181,27 @@ impl ProviderConfig {
     }
 }
 
+/// A configuration read from its sources but not yet checked.
+#[derive(Debug)]
+pub struct Unchecked {
+    pub config: Config,
+    /// Whether the file or the environment set `auth.mode` (rather than the defaults): the
+    /// demo turns on HS256 only when nobody chose a mode.
+    pub auth_mode_given: bool,
+}
+
+impl Unchecked {
+    /// The configuration, or every problem it has.
+    pub fn check(self) -> Result<Config, ConfigError> {
+        let problems = self.config.problems();
+        if problems.is_empty() {
+            Ok(self.config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
 /// Defaults compiled into the binary.
 pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
 
@@ -189,7 +217,14 @@ pub enum ConfigError {
 impl Config {
     /// Defaults, then `file` (when given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut fig = Figment::from(Toml::string(DEFAULTS_TOML));
+        Self::load_unchecked(file)?.check()
+    }
+
+    /// Like [`Config::load`], but not yet checked: a caller (the demo) may complete the
+    /// configuration before [`Unchecked::check`] validates it.
+    pub fn load_unchecked(file: Option<&Path>) -> Result<Unchecked, ConfigError> {
+        // The file and the environment; the defaults go under them below.
+        let mut given = Figment::new();
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Load(format!(
@@ -197,9 +232,9 @@ impl Config {
                     path.display()
                 )));
             }
-            fig = fig.merge(Toml::file(path));
+            given = given.merge(Toml::file(path));
         }
-        fig = fig.merge(
+        given = given.merge(
             Env::prefixed("VIGIL_")
                 // Variables the CLI, the logger and the test suites read themselves
                 // (VIGIL_CONFIG, VIGIL_LOG, VIGIL_LOG_FORMAT, VIGIL_TEST_*) are not keys.
@@ -210,7 +245,12 @@ impl Config {
                 })
                 .split("__"),
         );
-        Self::from_figment(fig)
+        let auth_mode_given = given.find_value("auth.mode").is_ok();
+        let fig = Figment::from(Toml::string(DEFAULTS_TOML)).merge(given);
+        Ok(Unchecked {
+            config: Self::extract(fig)?,
+            auth_mode_given,
+        })
     }
 
     /// Defaults with overrides given as a value (for tests and the demo).
@@ -221,15 +261,26 @@ impl Config {
     }
 
     fn from_figment(fig: Figment) -> Result<Self, ConfigError> {
-        let cfg: Config = fig.extract().map_err(|e| {
-            ConfigError::Invalid(e.into_iter().map(|e| describe_figment_error(&e)).collect())
-        })?;
-        let problems = cfg.problems();
-        if problems.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigError::Invalid(problems))
+        Unchecked {
+            config: Self::extract(fig)?,
+            auth_mode_given: true,
         }
+        .check()
+    }
+
+    fn extract(fig: Figment) -> Result<Self, ConfigError> {
+        let invalid = |e: figment::Error| {
+            ConfigError::Invalid(e.into_iter().map(|e| describe_figment_error(&e)).collect())
+        };
+        // Provider secrets given as `<key>_env` / `<key>_file` are read first.
+        let providers: Vec<serde_json::Value> = fig.extract_inner("providers").map_err(invalid)?;
+        let resolved = secrets::resolve(providers).map_err(ConfigError::Invalid)?;
+        let mut cfg: Config = fig
+            .merge(Serialized::default("providers", resolved.providers))
+            .extract()
+            .map_err(invalid)?;
+        cfg.warnings = resolved.warnings;
+        Ok(cfg)
     }
 
     /// Every semantic mistake, each naming its key.
@@ -314,9 +365,11 @@ impl Config {
                 }
                 if a.audiences.iter().all(|s| s.trim().is_empty()) {
                     p.push(
-                        "auth.audiences: list at least one audience for jwks mode, e.g. \
+                        "auth.audiences: auth.mode is jwks (the default) and no audience is \
+                        listed: list the audiences of tokens issued for the gateway, e.g. \
                         [\"api://<gateway app id>\", \"<gateway app id>\"] (tokens for \
-                        https://graph.microsoft.com cannot be verified outside Graph)"
+                        https://graph.microsoft.com cannot be verified outside Graph), or set \
+                        auth.mode = \"hs256\" for a demo"
                             .into(),
                     );
                 }

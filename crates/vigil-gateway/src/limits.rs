@@ -168,12 +168,22 @@ impl RateLimiter {
     }
 }
 
+/// The liveness and readiness probes: answered without a token and outside the rate limits
+/// (an orchestrator's probe must neither spend a tenant's budget nor be refused by it).
+pub fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
 /// Middleware (after [`crate::auth::authenticate`]): `429` when the caller's budget is spent.
+/// Probes ([`is_probe`]) are not counted.
 pub async fn rate_limit(
     State(limiter): State<Arc<RateLimiter>>,
     req: Request,
     next: Next,
 ) -> Response {
+    if is_probe(req.uri().path()) {
+        return next.run(req).await;
+    }
     let principal = match req.extensions().get::<Authenticated>() {
         Some(Authenticated(Ok(p))) => Some(p.clone()),
         _ => None,

@@ -8,7 +8,7 @@
 //! retried; see [`crate::writeback`]). `updateAlerts` answers `200` with each alert as Vigil
 //! expects it after the change, carrying `vigilSync` when a delivery is pending.
 
-use crate::auth::{Need, Principal, permissions};
+use crate::auth::{Need, Principal};
 use crate::error::ApiError;
 use crate::odata::{self, ApiVersion};
 use crate::state::AppState;
@@ -277,8 +277,6 @@ pub fn admin_router() -> Router<AppState> {
         .route("/vigil/admin/outbox/{id}/retry", post(retry_outbox))
 }
 
-const NEED_ADMIN: Need = Need(&[permissions::VIGIL_ADMIN]);
-
 #[derive(Debug, Deserialize)]
 pub struct OutboxQuery {
     state: Option<String>,
@@ -347,7 +345,7 @@ pub async fn list_outbox(
     principal: Principal,
     Query(q): Query<OutboxQuery>,
 ) -> Result<Response, ApiError> {
-    principal.require(NEED_ADMIN)?;
+    principal.require(Need::ADMIN)?;
     let state = match q.state.as_deref() {
         None => OutboxState::Dead,
         Some(s) => parse_state(s).ok_or_else(|| {
@@ -391,7 +389,7 @@ pub async fn retry_outbox(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(NEED_ADMIN)?;
+    principal.require(Need::ADMIN)?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("'{id}' is not an outbox row id.")))?;

@@ -45,6 +45,7 @@ impl Server {
         let cfg = vigil_gateway::Config::from_overrides(serde_json::json!({
             "data_dir": data_dir,
             "listen": "127.0.0.1:0",
+            "auth": { "mode": "hs256" },
         }))
         .unwrap();
         let state = vigil_gateway::build_state(cfg).await.unwrap();

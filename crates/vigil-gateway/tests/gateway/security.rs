@@ -589,6 +589,83 @@ async fn jwks_config_mistakes_are_explained() {
     );
 }
 
+#[tokio::test]
+async fn the_default_auth_mode_is_jwks_and_needs_audiences() {
+    // Nothing about auth given: jwks, and the missing audiences are named.
+    let e = vigil_gateway::Config::from_overrides(
+        json!({ "listen": "127.0.0.1:0", "data_dir": "/tmp/unused" }),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("auth.audiences") && e.contains("jwks"), "{e}");
+    let cfg = vigil_gateway::Config::from_overrides(json!({
+        "listen": "127.0.0.1:0", "data_dir": "/tmp/unused",
+        "auth": { "audiences": [AUDIENCE] },
+    }))
+    .unwrap();
+    assert_eq!(cfg.auth.mode, "jwks");
+}
+
+#[tokio::test]
+async fn a_jwks_gateway_refuses_hs256_tokens() {
+    let rsa = rsa_key("k1");
+    let jwks = JwksServer::start(vec![rsa.jwk.clone()]).await;
+    // auth.mode left at its default.
+    let gw = Gw::start(json!({ "auth": {
+        "jwks_url": jwks.url, "audiences": [AUDIENCE], "jwks_min_refresh_secs": 1,
+    }}))
+    .await;
+    assert_eq!(gw.state.config.auth.mode, "jwks");
+    let (s, _, _) = graph_status(gw.get(ALERTS, Some(&sign(&rsa, &claims(CONTOSO)))).await).await;
+    assert_eq!(s, 200);
+    // An HS256 token with exactly the claims an accepted token carries, signed with the key
+    // the demo would use in this data directory: refused. So is a demo token.
+    let key = vigil_gateway::config::load_or_create_key(&gw.state.config.hs256_key_path()).unwrap();
+    let header = Header::new(Algorithm::HS256);
+    let token =
+        jsonwebtoken::encode(&header, &claims(CONTOSO), &EncodingKey::from_secret(&key)).unwrap();
+    let (s, _, _) = graph_status(gw.get(ALERTS, Some(&token)).await).await;
+    assert_eq!(s, 401);
+    let (s, _, _) = graph_status(
+        gw.get(ALERTS, Some(&demo_token(&key, CONTOSO, "app")))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test]
+async fn provider_secrets_never_show_in_debug_output() {
+    let dir = std::env::temp_dir().join(format!("vigil-secret-debug-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("falcon.secret");
+    std::fs::write(&file, "falcon-secret-from-file-5e1d\n").unwrap();
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\nmode = \"hs256\"\n\n\
+             [[providers]]\nkind = \"falcon\"\nname = \"falcon\"\ntenant_id = \"{CONTOSO}\"\n\
+             credentials = {{ client_id = \"cid\", client_secret_file = \"{}\" }}\n\n\
+             [[providers]]\nkind = \"ocsf\"\nname = \"lake\"\ntenant_id = \"{CONTOSO}\"\n\
+             base_url = \"https://findings.example.com\"\napi_token = \"ocsf-literal-token-9b2c\"\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let cfg = vigil_gateway::Config::load(Some(&config)).unwrap();
+    assert_eq!(vigil_gateway::app::build_providers(&cfg).unwrap().len(), 2);
+    let shown = format!("{cfg:?} {cfg:#?}");
+    assert!(shown.contains("cid"), "not the config: {shown}");
+    for secret in ["falcon-secret-from-file-5e1d", "ocsf-literal-token-9b2c"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    // The literal one is warned about, by key.
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    assert!(cfg.warnings[0].starts_with("providers[1].api_token:"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// An HS256 gateway (the demo mode) with tight limits.
 async fn limited(extra: Value) -> (Gw, Vec<u8>) {
     let mut o = json!({ "auth": { "mode": "hs256" } });
@@ -652,6 +729,34 @@ async fn rate_limits_answer_graph_429_per_app_and_tenant() {
     assert_eq!(gw.get("/healthz", None).await.status(), 200);
     let (tenant_rejections, app_rejections) = gw.state.limiter.rejections();
     assert_eq!((tenant_rejections, app_rejections), (1, 1));
+}
+
+#[tokio::test]
+async fn probes_neither_spend_nor_are_refused_by_the_rate_limits() {
+    let (gw, key) = limited(json!({ "limits": {
+        "tenant_per_minute": 1, "tenant_burst": 3, "app_per_minute": 1, "app_burst": 3,
+    }}))
+    .await;
+    let a = demo_token(&key, CONTOSO, "app-a");
+    // Probes with the tenant's token, many more than its budget: not counted.
+    for _ in 0..10 {
+        for probe in ["/healthz", "/readyz"] {
+            assert_eq!(gw.get(probe, Some(&a)).await.status(), 200, "{probe}");
+        }
+    }
+    for _ in 0..3 {
+        assert_eq!(gw.get(ALERTS, Some(&a)).await.status(), 200);
+    }
+    assert_eq!(gw.get(ALERTS, Some(&a)).await.status(), 429);
+    // The budget is spent: probes still answer, with the token, a bad token or none.
+    for token in [Some(a.as_str()), Some("not-a-token"), None] {
+        for probe in ["/healthz", "/readyz"] {
+            let resp = gw.get(probe, token).await;
+            assert_eq!(resp.status(), 200, "{probe} with {token:?}");
+            assert!(!resp.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(gw.get(ALERTS, Some(&a)).await.status(), 429);
 }
 
 #[tokio::test]
@@ -826,7 +931,7 @@ async fn security_headers_on_errors_and_cors_only_when_configured() {
 async fn overall_timeout_answers_504() {
     use axum::routing::get;
     let cfg = vigil_gateway::Config::from_overrides(json!({
-        "listen": "127.0.0.1:0", "data_dir": "/tmp/unused",
+        "listen": "127.0.0.1:0", "data_dir": "/tmp/unused", "auth": { "mode": "hs256" },
         "federation": { "provider_timeout_ms": 100 },
         "limits": { "request_timeout_ms": 200 },
     }))
