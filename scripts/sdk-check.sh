@@ -1,23 +1,51 @@
 #!/usr/bin/env bash
-# Runs Microsoft's Graph SDK for Python against a freshly started demo gateway.
-# Installs msgraph-sdk into target/sdk-venv (PyPI), starts `vigil serve` on a free port with a
-# throw-away data directory, runs tests/sdk/python_sdk_smoke.py, and stops the gateway.
+# Runs Microsoft's Graph SDKs for Python and JavaScript against freshly started demo gateways.
+# Installs msgraph-sdk into target/sdk-venv (PyPI) and @microsoft/microsoft-graph-client into
+# target/sdk-node (npm), starts `vigil serve` on free ports with throw-away data directories,
+# runs tests/sdk/python_sdk_smoke.py and tests/sdk/js_sdk_smoke.mjs, and stops the gateways.
+# The JavaScript SDK sends tokens over https only, so its gateway is reached as deployed: behind
+# a TLS front (the script's own proxy, a self-signed certificate made here), with the gateway's
+# public_url naming that front so nextLinks point at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --bin vigil
 venv=target/sdk-venv
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check msgraph-sdk
-data=$(mktemp -d)
-log="$data/serve.log"
-target/debug/vigil serve --listen 127.0.0.1:0 --data-dir "$data" >"$log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 60); do
-  addr=$(grep -o 'vigil listening addr=[0-9.:]*' "$log" | sed 's/.*addr=//' || true)
-  [ -n "$addr" ] && break
-  sleep 0.5
-done
-[ -n "${addr:-}" ] || { echo "gateway did not start:"; cat "$log"; exit 1; }
-token=$(target/debug/vigil token --data-dir "$data")
-timeout 300 "$venv/bin/python" tests/sdk/python_sdk_smoke.py "http://$addr" "$token"
+node_dir=target/sdk-node
+if [ ! -d "$node_dir/node_modules/@microsoft/microsoft-graph-client" ]; then
+  mkdir -p "$node_dir"
+  (cd "$node_dir" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund @microsoft/microsoft-graph-client@3)
+fi
+
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+# start_gateway NAME [PUBLIC_URL]: a demo gateway in $work/NAME; prints its address.
+start_gateway() {
+  local dir="$work/$1" addr=""
+  mkdir -p "$dir"
+  VIGIL_PUBLIC_URL="${2:-}" target/debug/vigil serve --listen 127.0.0.1:0 --data-dir "$dir" >"$dir/serve.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 60); do
+    addr=$(grep -o 'vigil listening addr=[0-9.:]*' "$dir/serve.log" | sed 's/.*addr=//' || true)
+    [ -n "$addr" ] && break
+    sleep 0.5
+  done
+  [ -n "$addr" ] || { echo "gateway $1 did not start:" >&2; cat "$dir/serve.log" >&2; exit 1; }
+  echo "$addr"
+}
+
+py_addr=$(start_gateway python)
+timeout 300 "$venv/bin/python" tests/sdk/python_sdk_smoke.py "http://$py_addr" \
+  "$(target/debug/vigil token --data-dir "$work/python")"
+
+public_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+js_addr=$(start_gateway js "https://localhost:$public_port")
+cp tests/sdk/js_sdk_smoke.mjs "$node_dir/"
+NODE_EXTRA_CA_CERTS="$work/cert.pem" timeout 300 node "$node_dir/js_sdk_smoke.mjs" \
+  "http://$js_addr" "$(target/debug/vigil token --data-dir "$work/js")" "$public_port" \
+  "$work/cert.pem" "$work/key.pem"
