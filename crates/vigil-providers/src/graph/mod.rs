@@ -20,6 +20,13 @@
 //!   lists, since Graph replaces them) plus the mandatory `vendorInformation`; Graph answers
 //!   `204` (or `200` with a representation), both success.
 //! - **Throttling**: `429`/`503` with `Retry-After`, handled by [`crate::http`].
+//! - **Evolvable enums**: every Identity Protection read sends
+//!   `Prefer: include-unknown-enum-members`, so Graph returns the evolvable members
+//!   (`riskDetail` `adminConfirmedAccountSafe`, `activity` `servicePrincipal`, ...) instead of
+//!   `unknownFutureValue`. The gateway caches and folds one answer for every caller and
+//!   substitutes `unknownFutureValue` itself for callers that did not send the preference;
+//!   forwarding it per caller instead would let one caller's cached answer decide what
+//!   another sees.
 //!
 //! Where we differ from Graph's SDKs: no redirects are followed and no automatic multi-retry;
 //! a long `Retry-After` is returned to the federation engine as `Throttled` instead of waited
@@ -50,6 +57,17 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com";
 pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// Most pages of one user's risk history followed before giving up.
 const MAX_HISTORY_PAGES: usize = 50;
+/// The `Prefer` value of Identity Protection reads (see the module docs).
+pub const PREFER_EVOLVABLE: &str = "include-unknown-enum-members";
+
+/// Which `Prefer` a read sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Alerts: no preference.
+    Alerts,
+    /// Identity Protection: `Prefer: include-unknown-enum-members`.
+    Identity,
+}
 
 /// Which Graph API version to call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -194,12 +212,21 @@ impl GraphProvider {
         self.http.error(kind)
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, ProviderError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        read: Read,
+    ) -> Result<T, ProviderError> {
         let response = send_authorized(&self.http, &self.tokens, |_| {
-            self.http
+            let req = self
+                .http
                 .client()
                 .get(url.clone())
-                .header(http::header::ACCEPT, "application/json")
+                .header(http::header::ACCEPT, "application/json");
+            match read {
+                Read::Alerts => req,
+                Read::Identity => req.header("Prefer", PREFER_EVOLVABLE),
+            }
         })
         .await?;
         response.json(&self.http)
@@ -210,6 +237,7 @@ impl GraphProvider {
         &self,
         segments: &[&str],
         req: &ListRequest,
+        read: Read,
     ) -> Result<Page<T>, ProviderError> {
         let collection = self.root.url(segments);
         let url = match req.cursor.as_deref() {
@@ -219,7 +247,7 @@ impl GraphProvider {
                 .map_err(|k| self.error(k))?,
             None => wire::first_page(collection.clone(), req),
         };
-        let page: Collection<T> = self.get_json(&url).await?;
+        let page: Collection<T> = self.get_json(&url, read).await?;
         let next_cursor = match page.next_link {
             Some(link) => {
                 self.root.check_cursor(&link, &collection).map_err(|_| {
@@ -241,11 +269,12 @@ impl GraphProvider {
     async fn get_one<T: DeserializeOwned>(
         &self,
         segments: &[&str],
+        read: Read,
     ) -> Result<Option<T>, ProviderError> {
         if segments.last().is_none_or(|id| id.is_empty()) {
             return Ok(None);
         }
-        match self.get_json(&self.root.url(segments)).await {
+        match self.get_json(&self.root.url(segments), read).await {
             Ok(v) => Ok(Some(v)),
             Err(ProviderError {
                 kind: ProviderErrorKind::NotFound,
@@ -284,11 +313,12 @@ impl Provider for GraphProvider {
     }
 
     async fn list_alerts(&self, req: &ListRequest) -> Result<Page<Alert>, ProviderError> {
-        self.list(&["security", "alerts"], req).await
+        self.list(&["security", "alerts"], req, Read::Alerts).await
     }
 
     async fn get_alert(&self, id: &str) -> Result<Option<Alert>, ProviderError> {
-        self.get_one(&["security", "alerts", id]).await
+        self.get_one(&["security", "alerts", id], Read::Alerts)
+            .await
     }
 
     async fn update_alert(&self, id: &str, change: &AlertChange) -> Result<(), ProviderError> {
@@ -301,11 +331,12 @@ impl Provider for GraphProvider {
     }
 
     async fn list_risky_users(&self, req: &ListRequest) -> Result<Page<RiskyUser>, ProviderError> {
-        self.list(&["identityProtection", "riskyUsers"], req).await
+        self.list(&["identityProtection", "riskyUsers"], req, Read::Identity)
+            .await
     }
 
     async fn get_risky_user(&self, id: &str) -> Result<Option<RiskyUser>, ProviderError> {
-        self.get_one(&["identityProtection", "riskyUsers", id])
+        self.get_one(&["identityProtection", "riskyUsers", id], Read::Identity)
             .await
     }
 
@@ -320,7 +351,7 @@ impl Provider for GraphProvider {
         let mut req = ListRequest::default();
         let mut items = Vec::new();
         for _ in 0..MAX_HISTORY_PAGES {
-            let page = self.list(&segments, &req).await?;
+            let page = self.list(&segments, &req, Read::Identity).await?;
             items.extend(page.items);
             match page.next_cursor {
                 Some(next) => req.cursor = Some(next),
@@ -337,13 +368,20 @@ impl Provider for GraphProvider {
         &self,
         req: &ListRequest,
     ) -> Result<Page<RiskDetection>, ProviderError> {
-        self.list(&["identityProtection", "riskDetections"], req)
-            .await
+        self.list(
+            &["identityProtection", "riskDetections"],
+            req,
+            Read::Identity,
+        )
+        .await
     }
 
     async fn get_risk_detection(&self, id: &str) -> Result<Option<RiskDetection>, ProviderError> {
-        self.get_one(&["identityProtection", "riskDetections", id])
-            .await
+        self.get_one(
+            &["identityProtection", "riskDetections", id],
+            Read::Identity,
+        )
+        .await
     }
 
     async fn risky_user_action(
@@ -374,7 +412,9 @@ impl Provider for GraphProvider {
                 ..ListRequest::default()
             },
         );
-        let result = self.get_json::<Collection<IgnoredAny>>(&url).await;
+        let result = self
+            .get_json::<Collection<IgnoredAny>>(&url, Read::Alerts)
+            .await;
         Health {
             healthy: result.is_ok(),
             latency: started.elapsed(),
