@@ -1109,9 +1109,53 @@ async fn legacy_subtype_collections_list_only_their_risk_events() {
 }
 
 #[tokio::test]
-async fn alert_counts_honour_the_user_risk_floor() {
+async fn counts_honour_the_user_risk_floor() {
     let env = TestEnv::start().await;
     for tenant in [CONTOSO, FABRIKAM] {
+        // Risky users: the floor on the folded level, in the list and both counts.
+        let users = iwalk(&env, tenant, "/v1.0/identityProtection/riskyUsers?$top=500").await;
+        for level in ["high", "medium"] {
+            let path =
+                format!("/v1.0/identityProtection/riskyUsers?$top=7&vigilUserRiskAtLeast={level}");
+            let walked = iwalk(&env, tenant, &path).await;
+            let want = users
+                .iter()
+                .filter(|u| rank(u["riskLevel"].as_str().unwrap()) >= rank(level))
+                .count();
+            assert_eq!(
+                walked.len(),
+                want,
+                "{tenant} {level}: the list keeps its users"
+            );
+            assert!(
+                walked
+                    .iter()
+                    .all(|u| rank(u["riskLevel"].as_str().unwrap()) >= rank(level))
+            );
+            let first = ijson(&env, tenant, &format!("{path}&$count=true"), 200).await;
+            assert_eq!(first["@odata.count"], walked.len(), "{tenant} {level}");
+            for count in [
+                format!("/v1.0/identityProtection/riskyUsers/$count?vigilUserRiskAtLeast={level}"),
+                format!("/beta/riskyUsers/$count?vigilUserRiskAtLeast={level}"),
+            ] {
+                let resp = iget_with(&env, tenant, &count, false).await;
+                assert_eq!(resp.status(), 200, "{count}");
+                let n: usize = resp.text().await.unwrap().trim().parse().unwrap();
+                assert_eq!(n, walked.len(), "{tenant} {count}");
+            }
+            assert!(
+                want > 0 && want < users.len(),
+                "{tenant} {level}: the floor narrows"
+            );
+        }
+        let resp = iget_with(
+            &env,
+            tenant,
+            "/v1.0/identityProtection/riskyUsers?vigilUserRiskAtLeast=severe",
+            false,
+        )
+        .await;
+        expect_error(resp, 400, "BadRequest").await;
         let all = env
             .get_json(tenant, "/v1.0/security/alerts?$count=true&$top=1", 200)
             .await["@odata.count"]

@@ -152,12 +152,13 @@ impl ListInput {
         }
     }
 
-    fn query(&self) -> IdentityQuery {
-        IdentityQuery {
+    fn query(&self) -> Result<IdentityQuery, ApiError> {
+        Ok(IdentityQuery {
             filter: self.opts.filter.clone(),
             orderby: self.opts.orderby.clone(),
             top: self.top,
-        }
+            floor: identity::join::risk_floor(&self.pairs)?,
+        })
     }
 }
 
@@ -349,6 +350,8 @@ pub struct RiskyUserActionBody {
 
 // ---- risky users ------------------------------------------------------------------------------
 
+const USER_RISK_FLOOR_DOC: &str = "Vigil extension (as on the alert list): only users whose folded `riskLevel` is at or above this one: `none` < `hidden` < `low` < `medium` < `high`. `$count` and `@odata.count` count what the list keeps.";
+
 /// `GET /identityProtection/riskyUsers`
 #[utoipa::path(
     get,
@@ -357,7 +360,7 @@ pub struct RiskyUserActionBody {
     tag = "identity",
     summary = "List risky users",
     description = "Every identity-risk provider of the tenant, `$top` per provider, the same user at several providers folded into one (`vigilSources`). A failed provider makes the answer 206 with a `Warning`. Beta also serves `/beta/riskyUsers`.",
-    params(IdentityListOptions, crate::openapi::GraphHeaders),
+    params(IdentityListOptions, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses(
         (status = 200, description = "Every provider answered.", body = RiskyUserCollection, content_type = "application/json"),
@@ -378,10 +381,11 @@ pub async fn list_risky_users(
     let bypass = odata::no_cache(&headers);
     let fed = &st.federation;
     let tenant = principal.tenant_id.as_str();
-    let page = identity::list_users_page(fed, tenant, &input.query(), walk, bypass).await?;
+    let query = input.query()?;
+    let page = identity::list_users_page(fed, tenant, &query, walk, bypass).await?;
     let count = if input.opts.count {
         Some(
-            identity::count_users(fed, tenant, input.opts.filter.as_ref())
+            identity::count_users(fed, tenant, query.filter.as_ref(), query.floor)
                 .await?
                 .0,
         )
@@ -405,7 +409,7 @@ pub async fn list_risky_users(
     tag = "identity",
     summary = "Count risky users",
     description = "The number of folded risky users matching `$filter`, as a plain-text integer.",
-    params(crate::openapi::FilterOption, crate::openapi::GraphHeaders),
+    params(crate::openapi::FilterOption, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses((status = 200, description = "The count.", body = u64, content_type = "text/plain", example = 12)),
 )]
@@ -416,10 +420,20 @@ pub async fn count_risky_users(
 ) -> Result<Response, ApiError> {
     principal.require(READ_RISKY_USERS)?;
     let pairs = odata::query_pairs(raw.as_deref());
+    let floor = identity::join::risk_floor(&pairs)?;
+    let pairs: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case(identity::join::RISK_FLOOR_OPTION))
+        .collect();
     odata::reject_options_except(&pairs, &["filter"])?;
     let opts = QueryOptions::parse(&pairs, &RISKY_USER)?;
-    let (n, _) =
-        identity::count_users(&st.federation, &principal.tenant_id, opts.filter.as_ref()).await?;
+    let (n, _) = identity::count_users(
+        &st.federation,
+        &principal.tenant_id,
+        opts.filter.as_ref(),
+        floor,
+    )
+    .await?;
     let mut resp = n.to_string().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -1062,7 +1076,7 @@ const ALIAS: &str = "Beta alias of the `/beta/identityProtection/...` operation 
 /// `GET /beta/riskyUsers`
 #[utoipa::path(get, path = "/beta/riskyUsers", operation_id = "betaRootListRiskyUsers", tag = "identity",
     summary = "List risky users (beta root)", description = ALIAS,
-    params(IdentityListOptions, crate::openapi::GraphHeaders),
+    params(IdentityListOptions, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses((status = 200, description = "Every provider answered.", body = RiskyUserCollection, content_type = "application/json"),
         (status = 206, description = "Partial content.", body = RiskyUserCollection, content_type = "application/json", headers(("Warning" = String)))))]
@@ -1080,7 +1094,7 @@ pub async fn root_list_risky_users(
 /// `GET /beta/riskyUsers/$count`
 #[utoipa::path(get, path = "/beta/riskyUsers/$count", operation_id = "betaRootCountRiskyUsers", tag = "identity",
     summary = "Count risky users (beta root)", description = ALIAS,
-    params(crate::openapi::FilterOption, crate::openapi::GraphHeaders),
+    params(crate::openapi::FilterOption, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses((status = 200, description = "The count.", body = u64, content_type = "text/plain", example = 12)))]
 pub async fn root_count_risky_users(
