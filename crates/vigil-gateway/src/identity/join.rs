@@ -79,6 +79,20 @@ pub fn risk_floor(pairs: &[(String, String)]) -> Result<Option<RiskLevel>, ApiEr
     Ok(found)
 }
 
+/// Query options as `(name, value)` pairs.
+pub type QueryPairs = Vec<(String, String)>;
+
+/// The level asked for with [`RISK_FLOOR_OPTION`] and the other options (for routes that
+/// check which OData options they take, as `$count` does).
+pub fn take_risk_floor(pairs: QueryPairs) -> Result<(Option<RiskLevel>, QueryPairs), ApiError> {
+    let floor = risk_floor(&pairs)?;
+    let rest = pairs
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case(RISK_FLOOR_OPTION))
+        .collect();
+    Ok((floor, rest))
+}
+
 /// Serializes alerts for a caller: user risk joined into `userStates`, alerts below the risk
 /// floor dropped, then `$select` applied.
 pub async fn render_alerts(

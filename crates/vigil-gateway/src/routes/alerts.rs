@@ -364,11 +364,7 @@ pub async fn count_alerts(
 ) -> Result<Response, ApiError> {
     principal.require(Need::READ_ALERTS)?;
     let pairs = odata::query_pairs(raw.as_deref());
-    let floor = crate::identity::join::risk_floor(&pairs)?;
-    let options: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case(crate::identity::join::RISK_FLOOR_OPTION))
-        .collect();
+    let (floor, options) = crate::identity::join::take_risk_floor(pairs)?;
     odata::reject_options_except(&options, &["filter"])?;
     let input = parse_list(&st, &principal, raw.as_deref())?;
     let total = count_all(&st, &principal, &input.query, floor).await?;

@@ -1,12 +1,13 @@
 //! Identity Protection routes, as Graph serves them (spec §5): `identityProtection/riskyUsers`
-//! (list, get, history, `confirmCompromised` / `dismiss` / `confirmSafe`) and
-//! `identityProtection/riskDetections` (list, get) under `/v1.0` and `/beta`; beta also at the
-//! root (`/beta/riskyUsers`, `/beta/riskDetections`) and the deprecated
-//! `/beta/identityRiskEvents`.
+//! (list, get, history and one history item, `confirmCompromised` / `dismiss` /
+//! `confirmSafe`) and `identityProtection/riskDetections` (list, get) under `/v1.0` and
+//! `/beta`; beta also at the root (`/beta/riskyUsers`, `/beta/riskDetections`) and the
+//! deprecated `/beta/identityRiskEvents` with its subtype collections (one handler pair for
+//! all, the collection named by the path: [`legacy::COLLECTIONS`]).
 //!
 //! Handlers are thin: permission, query options, a call into [`crate::identity`], then the same
 //! Graph envelope, headers, ETag, `206` + `Warning` and `@vigil.providerStatus` as the alert
-//! routes (their response helpers are reused). What differs from Graph is documented in
+//! routes (their response helpers, `CollectionBody` and `count_walk`, are shared). What differs from Graph is documented in
 //! [`crate::identity`]: federation, folding, pending actions. Evolvable enum members leave only
 //! for callers that send `Prefer: include-unknown-enum-members` (answered with
 //! `Preference-Applied`), on every route here, including user risk joined into alerts.
@@ -420,11 +421,7 @@ pub async fn count_risky_users(
 ) -> Result<Response, ApiError> {
     principal.require(READ_RISKY_USERS)?;
     let pairs = odata::query_pairs(raw.as_deref());
-    let floor = identity::join::risk_floor(&pairs)?;
-    let pairs: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case(identity::join::RISK_FLOOR_OPTION))
-        .collect();
+    let (floor, pairs) = identity::join::take_risk_floor(pairs)?;
     odata::reject_options_except(&pairs, &["filter"])?;
     let opts = QueryOptions::parse(&pairs, &RISKY_USER)?;
     let (n, _) = identity::count_users(
