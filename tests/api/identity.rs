@@ -801,3 +801,541 @@ async fn alerts_carry_their_users_risk_and_can_be_asked_by_it() {
         .await;
     expect_error(resp, 400, "BadRequest").await;
 }
+
+#[tokio::test]
+async fn history_items_are_addressable_by_id_under_every_path() {
+    let env = TestEnv::start().await;
+    let (_, graph_only) = overlap_and_graph_only(&env, CONTOSO);
+    let resp = act(&env, CONTOSO, "confirmCompromised", &[&graph_only]).await;
+    assert_eq!(resp.status(), 204);
+    let base = format!("/v1.0/identityProtection/riskyUsers/{graph_only}/history");
+    let list = ijson(&env, CONTOSO, &base, 200).await;
+    let items = list["value"].as_array().unwrap().clone();
+    assert!(
+        items.len() >= 2,
+        "the provider's items and our action: {list}"
+    );
+    let ours = items
+        .iter()
+        .find(|i| i["initiatedBy"] == OID)
+        .expect("our action in the history");
+    assert!(ours["id"].as_str().unwrap().starts_with("vigil-"), "{ours}");
+    for item in &items {
+        let hid = item["id"].as_str().unwrap();
+        let one = ijson(&env, CONTOSO, &format!("{base}/{hid}"), 200).await;
+        assert!(
+            one["@odata.context"].as_str().unwrap().ends_with(&format!(
+                "/v1.0/$metadata#identityProtection/riskyUsers/{graph_only}/history/$entity"
+            )),
+            "{one}"
+        );
+        let mut body = one.as_object().unwrap().clone();
+        body.remove("@odata.context");
+        assert_eq!(Value::Object(body), *item, "the item as the list shows it");
+    }
+    let hid = ours["id"].as_str().unwrap();
+    // $select, beta, and beta's root alias.
+    let sel = ijson(
+        &env,
+        CONTOSO,
+        &format!("{base}/{hid}?$select=id,riskState"),
+        200,
+    )
+    .await;
+    let keys: Vec<&String> = sel.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["@odata.context", "id", "riskState"], "{sel}");
+    assert_eq!(sel["riskState"], "confirmedCompromised");
+    for path in [
+        format!("/beta/identityProtection/riskyUsers/{graph_only}/history/{hid}"),
+        format!("/beta/riskyUsers/{graph_only}/history/{hid}"),
+    ] {
+        let one = ijson(&env, CONTOSO, &path, 200).await;
+        assert_eq!(one["id"], hid, "{path}");
+        assert_eq!(one["initiatedBy"], OID, "{path}");
+    }
+    let root = ijson(
+        &env,
+        CONTOSO,
+        &format!("/beta/riskyUsers/{graph_only}/history/{hid}"),
+        200,
+    )
+    .await;
+    assert!(root["@odata.context"].as_str().unwrap().ends_with(&format!(
+        "/beta/$metadata#riskyUsers/{graph_only}/history/$entity"
+    )));
+    // Unknown item, unknown user, the root alias under v1.0: Graph's 404.
+    for path in [
+        format!("{base}/no-such-item"),
+        "/v1.0/identityProtection/riskyUsers/00000000-0000-0000-0000-000000000000/history/x"
+            .to_string(),
+        format!("/v1.0/riskyUsers/{graph_only}/history/{hid}"),
+    ] {
+        let resp = iget_with(&env, CONTOSO, &path, false).await;
+        expect_error(resp, 404, "NotFound").await;
+    }
+    // Another tenant cannot see it.
+    let resp = iget_with(&env, FABRIKAM, &format!("{base}/{hid}"), false).await;
+    expect_error(resp, 404, "NotFound").await;
+    // IdentityRiskyUser.Read.All is the permission; IdentityRiskEvent.Read.All is not enough.
+    let path = format!("{}{base}/{hid}", env.base);
+    let with = |scopes: &'static [&'static str]| {
+        env.client
+            .get(&path)
+            .bearer_auth(env.token_with(CONTOSO, scopes))
+            .send()
+    };
+    assert_eq!(with(&[READ_USERS]).await.unwrap().status(), 200);
+    let resp = with(&[READ_EVENTS]).await.unwrap();
+    expect_error(resp, 403, "Forbidden").await;
+}
+
+/// The legacy subtypes as spec §5 names them, and the risk event types each stands for.
+const LEGACY: &[(&str, &str, &[&str])] = &[
+    (
+        "leakedCredentialsRiskEvents",
+        "leakedCredentialsRiskEvent",
+        &["leakedCredentials"],
+    ),
+    (
+        "anonymousIpRiskEvents",
+        "anonymousIpRiskEvent",
+        &["anonymizedIPAddress"],
+    ),
+    (
+        "malwareRiskEvents",
+        "malwareRiskEvent",
+        &["malwareInfectedIPAddress"],
+    ),
+    (
+        "suspiciousIpRiskEvents",
+        "suspiciousIpRiskEvent",
+        &["suspiciousIPAddress", "maliciousIPAddress"],
+    ),
+    (
+        "unfamiliarLocationRiskEvents",
+        "unfamiliarLocationRiskEvent",
+        &["unfamiliarFeatures"],
+    ),
+    (
+        "impossibleTravelRiskEvents",
+        "impossibleTravelRiskEvent",
+        &["impossibleTravel", "unlikelyTravel", "mcasImpossibleTravel"],
+    ),
+];
+
+/// The scenario's detection ids of a tenant (Graph and OCSF) by risk event type.
+fn detections_by_type(env: &TestEnv, tenant: &str) -> BTreeMap<String, HashSet<String>> {
+    let mut out: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    for kind in [ProviderKind::Graph, ProviderKind::Ocsf] {
+        for d in env.fleet.scenario().data(kind).risk_detections_of(tenant) {
+            out.entry(d.risk_event_type.clone().unwrap_or_default())
+                .or_default()
+                .insert(d.id.clone());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn legacy_subtype_collections_list_only_their_risk_events() {
+    let env = TestEnv::start().await;
+    let located_props = ["ipAddress", "location"];
+    for tenant in [CONTOSO, FABRIKAM] {
+        let by_type = detections_by_type(&env, tenant);
+        let mut located_ids: Vec<String> = Vec::new();
+        let mut leaked_id = None;
+        for (segment, ty, types) in LEGACY {
+            let want: HashSet<String> = types
+                .iter()
+                .filter_map(|t| by_type.get(*t))
+                .flatten()
+                .cloned()
+                .collect();
+            let items = iwalk(&env, tenant, &format!("/beta/{segment}?$top=20")).await;
+            let got: HashSet<String> = items
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(got.len(), items.len(), "{segment}: no repeats");
+            assert_eq!(got, want, "{tenant} {segment}: exactly its risk events");
+            let mut own: Vec<&str> = match *segment {
+                "leakedCredentialsRiskEvents" => vec![],
+                "malwareRiskEvents" => vec!["deviceInformation", "malwareName"],
+                "impossibleTravelRiskEvents" => vec![
+                    "deviceInformation",
+                    "isAtypicalLocation",
+                    "previousIPAddress",
+                    "previousLocation",
+                    "previousSigninDateTime",
+                    "userAgent",
+                ],
+                _ => vec![],
+            };
+            if *segment != "leakedCredentialsRiskEvents" {
+                own.extend(located_props);
+            }
+            for e in &items {
+                assert_eq!(e["@odata.type"], format!("#microsoft.graph.{ty}"), "{e}");
+                assert!(types.contains(&e["riskEventType"].as_str().unwrap()), "{e}");
+                for k in &own {
+                    assert!(e.get(*k).is_some(), "{segment}: {k} missing in {e}");
+                }
+                if *segment == "leakedCredentialsRiskEvents" {
+                    assert!(e.get("ipAddress").is_none(), "{e}");
+                }
+            }
+            // The scenario's details reach the subtype properties.
+            match *segment {
+                "malwareRiskEvents" => assert!(
+                    items.iter().all(|e| e["malwareName"] == "Qakbot"),
+                    "{items:?}"
+                ),
+                "impossibleTravelRiskEvents" => {
+                    for e in &items {
+                        assert!(e["previousLocation"].is_string(), "{e}");
+                        assert!(e["previousSigninDateTime"].is_string(), "{e}");
+                        assert!(e["userAgent"].is_string(), "{e}");
+                    }
+                }
+                _ => {}
+            }
+            if *segment == "leakedCredentialsRiskEvents" {
+                leaked_id = got.iter().next().cloned();
+            } else {
+                located_ids.extend(got.iter().cloned());
+            }
+            // $count counts the subtype only.
+            let first = ijson(
+                &env,
+                tenant,
+                &format!("/beta/{segment}?$count=true&$top=5"),
+                200,
+            )
+            .await;
+            assert_eq!(first["@odata.count"], want.len(), "{segment}");
+            assert!(
+                first["@odata.context"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/beta/$metadata#{segment}")),
+                "{first}"
+            );
+            // By id: its own events; an event of another type is not found here.
+            if let Some(id) = got.iter().next() {
+                let one = ijson(&env, tenant, &format!("/beta/{segment}/{id}"), 200).await;
+                assert_eq!(one["id"], id.as_str());
+                assert_eq!(one["@odata.type"], format!("#microsoft.graph.{ty}"));
+                assert!(
+                    one["@odata.context"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!("#{segment}/$entity"))
+                );
+            }
+            let other = by_type
+                .iter()
+                .find(|(t, _)| !types.contains(&t.as_str()))
+                .and_then(|(_, ids)| ids.iter().next())
+                .unwrap();
+            let resp = iget_with(&env, tenant, &format!("/beta/{segment}/{other}"), false).await;
+            expect_error(resp, 404, "NotFound").await;
+            // Beta only.
+            let resp = iget_with(&env, tenant, &format!("/v1.0/{segment}"), false).await;
+            expect_error(resp, 404, "NotFound").await;
+        }
+        // locatedRiskEvents/{id}: any located subtype, never leakedCredentials.
+        assert!(!located_ids.is_empty());
+        for id in located_ids.iter().take(3) {
+            let one = ijson(&env, tenant, &format!("/beta/locatedRiskEvents/{id}"), 200).await;
+            assert_eq!(one["id"], id.as_str());
+            assert!(one.get("ipAddress").is_some(), "{one}");
+        }
+        let leaked = leaked_id.expect("a leakedCredentials detection");
+        let resp = iget_with(
+            &env,
+            tenant,
+            &format!("/beta/locatedRiskEvents/{leaked}"),
+            false,
+        )
+        .await;
+        expect_error(resp, 404, "NotFound").await;
+        // A $filter applies on top of the subtype.
+        let high = iwalk(
+            &env,
+            tenant,
+            "/beta/unfamiliarLocationRiskEvents?$filter=riskLevel%20eq%20'high'",
+        )
+        .await;
+        assert!(
+            high.iter()
+                .all(|e| e["riskLevel"] == "high" && e["riskEventType"] == "unfamiliarFeatures")
+        );
+        // Selecting a property of another subtype is a 400.
+        let resp = iget_with(
+            &env,
+            tenant,
+            "/beta/leakedCredentialsRiskEvents?$select=malwareName",
+            false,
+        )
+        .await;
+        expect_error(resp, 400, "BadRequest").await;
+    }
+    // Tenants are isolated: CONTOSO's malware events are not FABRIKAM's.
+    let contoso: HashSet<String> = iwalk(&env, CONTOSO, "/beta/malwareRiskEvents")
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    let id = contoso.iter().next().expect("a malware event");
+    let resp = iget_with(
+        &env,
+        FABRIKAM,
+        &format!("/beta/malwareRiskEvents/{id}"),
+        false,
+    )
+    .await;
+    expect_error(resp, 404, "NotFound").await;
+    // IdentityRiskEvent.Read.All is the permission.
+    let path = format!("{}/beta/impossibleTravelRiskEvents?$top=1", env.base);
+    let with = |scopes: &'static [&'static str]| {
+        env.client
+            .get(&path)
+            .bearer_auth(env.token_with(CONTOSO, scopes))
+            .send()
+    };
+    assert_eq!(with(&[READ_EVENTS]).await.unwrap().status(), 200);
+    let resp = with(&[WRITE_USERS]).await.unwrap();
+    expect_error(resp, 403, "Forbidden").await;
+}
+
+#[tokio::test]
+async fn counts_honour_the_user_risk_floor() {
+    let env = TestEnv::start().await;
+    for tenant in [CONTOSO, FABRIKAM] {
+        // Risky users: the floor on the folded level, in the list and both counts.
+        let users = iwalk(&env, tenant, "/v1.0/identityProtection/riskyUsers?$top=500").await;
+        for level in ["high", "medium"] {
+            let path =
+                format!("/v1.0/identityProtection/riskyUsers?$top=7&vigilUserRiskAtLeast={level}");
+            let walked = iwalk(&env, tenant, &path).await;
+            let want = users
+                .iter()
+                .filter(|u| rank(u["riskLevel"].as_str().unwrap()) >= rank(level))
+                .count();
+            assert_eq!(
+                walked.len(),
+                want,
+                "{tenant} {level}: the list keeps its users"
+            );
+            assert!(
+                walked
+                    .iter()
+                    .all(|u| rank(u["riskLevel"].as_str().unwrap()) >= rank(level))
+            );
+            let first = ijson(&env, tenant, &format!("{path}&$count=true"), 200).await;
+            assert_eq!(first["@odata.count"], walked.len(), "{tenant} {level}");
+            for count in [
+                format!("/v1.0/identityProtection/riskyUsers/$count?vigilUserRiskAtLeast={level}"),
+                format!("/beta/riskyUsers/$count?vigilUserRiskAtLeast={level}"),
+            ] {
+                let resp = iget_with(&env, tenant, &count, false).await;
+                assert_eq!(resp.status(), 200, "{count}");
+                let n: usize = resp.text().await.unwrap().trim().parse().unwrap();
+                assert_eq!(n, walked.len(), "{tenant} {count}");
+            }
+            assert!(
+                want > 0 && want < users.len(),
+                "{tenant} {level}: the floor narrows"
+            );
+        }
+        let resp = iget_with(
+            &env,
+            tenant,
+            "/v1.0/identityProtection/riskyUsers?vigilUserRiskAtLeast=severe",
+            false,
+        )
+        .await;
+        expect_error(resp, 400, "BadRequest").await;
+        let all = env
+            .get_json(tenant, "/v1.0/security/alerts?$count=true&$top=1", 200)
+            .await["@odata.count"]
+            .as_u64()
+            .unwrap();
+        for level in ["high", "medium"] {
+            let walked = env
+                .walk_alerts(
+                    tenant,
+                    &format!("/v1.0/security/alerts?$top=100&vigilUserRiskAtLeast={level}"),
+                )
+                .await;
+            let ids: HashSet<String> = walked.iter().map(id_of).collect();
+            assert_eq!(ids.len(), walked.len(), "no repeats");
+            let first = env
+                .get_json(
+                    tenant,
+                    &format!(
+                        "/v1.0/security/alerts?$count=true&$top=100&vigilUserRiskAtLeast={level}"
+                    ),
+                    200,
+                )
+                .await;
+            assert_eq!(
+                first["@odata.count"],
+                walked.len(),
+                "{tenant} {level}: @odata.count is what the walk returns"
+            );
+            let resp = env
+                .get(
+                    tenant,
+                    &format!("/v1.0/security/alerts/$count?vigilUserRiskAtLeast={level}"),
+                )
+                .await;
+            assert_eq!(resp.status(), 200);
+            let n: usize = resp.text().await.unwrap().trim().parse().unwrap();
+            assert_eq!(n, walked.len(), "{tenant} {level}: $count");
+            assert!(
+                n > 0 && (n as u64) < all,
+                "{tenant} {level}: the floor narrows ({n} of {all})"
+            );
+        }
+        // With a $filter too: both apply.
+        let f = enc("severity eq 'high'");
+        let walked = env
+            .walk_alerts(
+                tenant,
+                &format!("/v1.0/security/alerts?$filter={f}&vigilUserRiskAtLeast=low"),
+            )
+            .await;
+        let resp = env
+            .get(
+                tenant,
+                &format!("/v1.0/security/alerts/$count?$filter={f}&vigilUserRiskAtLeast=low"),
+            )
+            .await;
+        let n: usize = resp.text().await.unwrap().trim().parse().unwrap();
+        assert_eq!(n, walked.len(), "{tenant}: $filter and floor");
+        let resp = env
+            .get(
+                tenant,
+                "/v1.0/security/alerts/$count?vigilUserRiskAtLeast=severe",
+            )
+            .await;
+        expect_error(resp, 400, "BadRequest").await;
+    }
+}
+
+#[tokio::test]
+async fn graph_is_asked_for_evolvable_members_and_the_gateway_hides_them_unless_asked() {
+    let env = TestEnv::start().await;
+    let (_, graph_only) = overlap_and_graph_only(&env, CONTOSO);
+    // confirmSafe makes Graph hold the evolvable riskDetail adminConfirmedAccountSafe.
+    let resp = act(&env, CONTOSO, "confirmSafe", &[&graph_only]).await;
+    assert_eq!(resp.status(), 204);
+    let path = format!("/v1.0/identityProtection/riskyUsers/{graph_only}");
+    // Delivered (not pending): what shows is Graph's own answer.
+    let resp = iget_with(&env, CONTOSO, &path, true).await;
+    assert_eq!(resp.status(), 200);
+    let u: Value = resp.json().await.unwrap();
+    assert_eq!(u["isProcessing"], false, "{u}");
+    assert_eq!(
+        u["riskDetail"], "adminConfirmedAccountSafe",
+        "Graph was asked with Prefer: include-unknown-enum-members: {u}"
+    );
+    let u = ijson(&env, CONTOSO, &path, 200).await;
+    assert_eq!(u["riskDetail"], "unknownFutureValue", "hidden without it");
+    // The same through the list (the risk directory is shared by both kinds of caller) and
+    // Graph's own history item of the action.
+    let pick = |items: &[Value]| {
+        items
+            .iter()
+            .find(|x| x["id"].as_str().unwrap().eq_ignore_ascii_case(&graph_only))
+            .cloned()
+            .expect("the user in the list")
+    };
+    let mut with = Vec::new();
+    let mut url = "/v1.0/identityProtection/riskyUsers?$top=500".to_string();
+    loop {
+        let resp = iget_with(&env, CONTOSO, &url, true).await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        with.extend(body["value"].as_array().unwrap().iter().cloned());
+        match body["@odata.nextLink"].as_str() {
+            Some(n) => url = n.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(pick(&with)["riskDetail"], "adminConfirmedAccountSafe");
+    let without = iwalk(
+        &env,
+        CONTOSO,
+        "/v1.0/identityProtection/riskyUsers?$top=500",
+    )
+    .await;
+    assert_eq!(pick(&without)["riskDetail"], "unknownFutureValue");
+    let no_evolvable = without
+        .iter()
+        .chain(
+            iwalk(
+                &env,
+                CONTOSO,
+                "/v1.0/identityProtection/riskDetections?$top=500",
+            )
+            .await
+            .iter(),
+        )
+        .all(|x| x["riskDetail"] != "adminConfirmedAccountSafe");
+    assert!(
+        no_evolvable,
+        "never an evolvable member without the preference"
+    );
+    // Another tenant's users are untouched by it.
+    let resp = iget_with(&env, FABRIKAM, &path, true).await;
+    expect_error(resp, 404, "NotFound").await;
+}
+
+#[tokio::test]
+async fn patch_representation_carries_user_risk_like_get() {
+    let env = TestEnv::start().await;
+    let alerts = env
+        .walk_alerts(
+            CONTOSO,
+            "/v1.0/security/alerts?$top=100&vigilUserRiskAtLeast=low",
+        )
+        .await;
+    let alert = alerts.first().expect("an alert involving a risky user");
+    let id = id_of(alert);
+    let source = &alert["vigilSources"][0];
+    let vi = json!({"provider": source["product"], "vendor": source["vendor"]});
+    let resp = env
+        .client
+        .patch(format!("{}/v1.0/security/alerts/{id}", env.base))
+        .bearer_auth(env.token(CONTOSO))
+        .header("Prefer", "return=representation")
+        .json(&json!({"status": "inProgress", "vendorInformation": vi}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let patched: Value = resp.json().await.unwrap();
+    let got = env
+        .get_json(CONTOSO, &format!("/v1.0/security/alerts/{id}"), 200)
+        .await;
+    let risks = |a: &Value| -> Vec<Value> {
+        a["userStates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                assert!(s.get("vigilUserRisk").is_some(), "{s}");
+                s["vigilUserRisk"].clone()
+            })
+            .collect()
+    };
+    let from_patch = risks(&patched);
+    assert!(
+        from_patch.iter().any(|r| r.is_object()),
+        "a risky user is joined: {from_patch:?}"
+    );
+    assert_eq!(from_patch, risks(&got), "PATCH shows what GET shows");
+    assert_eq!(patched["status"], "inProgress");
+}

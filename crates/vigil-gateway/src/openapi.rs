@@ -127,6 +127,7 @@ the permissions that are enough on their own as alternative security requirement
         routes::identity::count_risky_users,
         routes::identity::get_risky_user,
         routes::identity::risky_user_history,
+        routes::identity::get_risky_user_history_item,
         routes::identity::confirm_compromised,
         routes::identity::dismiss,
         routes::identity::confirm_safe,
@@ -138,6 +139,7 @@ the permissions that are enough on their own as alternative security requirement
         routes::identity::root_count_risky_users,
         routes::identity::root_get_risky_user,
         routes::identity::root_risky_user_history,
+        routes::identity::root_get_risky_user_history_item,
         routes::identity::root_confirm_compromised,
         routes::identity::root_dismiss,
         routes::identity::root_confirm_safe,
@@ -371,6 +373,7 @@ impl Modify for Finish {
         add_headers(doc);
         add_error_responses(doc);
         document_alert_extensions(doc);
+        crate::routes::identity::document_legacy_collections(doc);
         for item in doc.paths.paths.values_mut() {
             for op in operations(item) {
                 finish_operation(op);

@@ -32,11 +32,18 @@
 //! `none` < `unknownFutureValue` < `hidden` < `low` < `medium` < `high`. It applies to the
 //! page after the federated walk (like a `$filter` the providers cannot evaluate), so a page
 //! may hold fewer alerts than `$top` per provider, and the `nextLink` keeps the option.
-//! `$count` does not take it (it counts the `$filter` only).
+//! `$count` and `@odata.count` take it too ([`count_at_least`]): they count the alerts a full
+//! walk of the list with the same `$filter` and option returns.
+//!
+//! # Where the join is made
+//!
+//! [`annotate`] serves the alert list, `GET /security/alerts/{id}` and the `200` answer of
+//! `PATCH` with `Prefer: return=representation`, so the three show the same `userStates`.
 
 use super::{Pending, directory, identity_providers};
 use crate::error::ApiError;
 use crate::state::AppState;
+use axum::http::HeaderMap;
 use serde_json::Value;
 use vigil_model::identity_merge::{level_at_least, parse_level, user_risk_value};
 use vigil_model::query::Select;
@@ -72,6 +79,20 @@ pub fn risk_floor(pairs: &[(String, String)]) -> Result<Option<RiskLevel>, ApiEr
     Ok(found)
 }
 
+/// Query options as `(name, value)` pairs.
+pub type QueryPairs = Vec<(String, String)>;
+
+/// The level asked for with [`RISK_FLOOR_OPTION`] and the other options (for routes that
+/// check which OData options they take, as `$count` does).
+pub fn take_risk_floor(pairs: QueryPairs) -> Result<(Option<RiskLevel>, QueryPairs), ApiError> {
+    let floor = risk_floor(&pairs)?;
+    let rest = pairs
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case(RISK_FLOOR_OPTION))
+        .collect();
+    Ok((floor, rest))
+}
+
 /// Serializes alerts for a caller: user risk joined into `userStates`, alerts below the risk
 /// floor dropped, then `$select` applied.
 pub async fn render_alerts(
@@ -87,43 +108,7 @@ pub async fn render_alerts(
         .into_iter()
         .filter_map(|a| serde_json::to_value(a).ok())
         .collect();
-    let fed = &st.federation;
-    let has_identity = !identity_providers(fed, tenant).is_empty();
-    let involves_users = values.iter().any(|v| {
-        v.get("userStates")
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
-    });
-    if has_identity && involves_users {
-        let (dir, pending) =
-            tokio::join!(directory(fed, tenant, bypass), Pending::load(fed, tenant));
-        let pending = pending.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
-            Pending::default()
-        });
-        let answered = dir.outcomes.iter().any(|o| !o.failed());
-        for v in &mut values {
-            let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for s in states.iter_mut().filter_map(Value::as_object_mut) {
-                if !answered {
-                    continue;
-                }
-                let id = s.get("aadUserId").and_then(Value::as_str);
-                let upn = s.get("userPrincipalName").and_then(Value::as_str);
-                let risk = dir.find(id, upn).map(|u| {
-                    let mut u = u.clone();
-                    pending.overlay(&mut u);
-                    if !include_evolvable {
-                        u.hide_evolvable_members();
-                    }
-                    user_risk_value(&u)
-                });
-                s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
-            }
-        }
-    }
+    annotate(st, tenant, &mut values, include_evolvable, bypass).await;
     if let Some(floor) = floor {
         values.retain(|v| alert_at_least(v, floor));
     }
@@ -133,6 +118,76 @@ pub async fn render_alerts(
         }
     }
     values
+}
+
+/// How many of `alerts` involve a user at or above `floor` (the `vigilUserRiskAtLeast` test of
+/// the list, for `$count` and `@odata.count`).
+pub async fn count_at_least(
+    st: &AppState,
+    tenant: &str,
+    alerts: &[Alert],
+    floor: RiskLevel,
+) -> usize {
+    let mut values: Vec<Value> = alerts
+        .iter()
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .collect();
+    annotate(st, tenant, &mut values, true, false).await;
+    values.iter().filter(|v| alert_at_least(v, floor)).count()
+}
+
+/// [`annotate`] for one alert answered to a caller (evolvable members as its `Prefer` asks).
+pub async fn annotate_one(st: &AppState, tenant: &str, headers: &HeaderMap, alert: &mut Value) {
+    let include = crate::routes::identity::include_evolvable(headers);
+    annotate(st, tenant, std::slice::from_mut(alert), include, false).await;
+}
+
+/// Joins each serialized alert's users' risk into its `userStates` entries (`vigilUserRisk`):
+/// used by the list, the get and the `PATCH` representation alike.
+pub async fn annotate(
+    st: &AppState,
+    tenant: &str,
+    values: &mut [Value],
+    include_evolvable: bool,
+    bypass: bool,
+) {
+    let fed = &st.federation;
+    let has_identity = !identity_providers(fed, tenant).is_empty();
+    let involves_users = values.iter().any(|v| {
+        v.get("userStates")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    });
+    if !(has_identity && involves_users) {
+        return;
+    }
+    let (dir, pending) = tokio::join!(directory(fed, tenant, bypass), Pending::load(fed, tenant));
+    let pending = pending.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
+        Pending::default()
+    });
+    // When no identity provider answered, the risk is unknown: no `vigilUserRisk` at all.
+    if !dir.outcomes.iter().any(|o| !o.failed()) {
+        return;
+    }
+    for v in values.iter_mut() {
+        let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for s in states.iter_mut().filter_map(Value::as_object_mut) {
+            let id = s.get("aadUserId").and_then(Value::as_str);
+            let upn = s.get("userPrincipalName").and_then(Value::as_str);
+            let risk = dir.find(id, upn).map(|u| {
+                let mut u = u.clone();
+                pending.overlay(&mut u);
+                if !include_evolvable {
+                    u.hide_evolvable_members();
+                }
+                user_risk_value(&u)
+            });
+            s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
+        }
+    }
 }
 
 /// Whether an annotated alert involves a user at or above `floor`.

@@ -33,6 +33,10 @@
 //!
 //! **`$orderby`** orders each page (like the alert list), **`$count`** counts the directory.
 //!
+//! **`vigilUserRiskAtLeast`** (the alert list's option, [`join::RISK_FLOOR_OPTION`]) keeps the
+//! users whose folded `riskLevel` is at or above the level, in the list, `$count` and
+//! `@odata.count` alike (like a `$filter` on `riskLevel` that knows the level order).
+//!
 //! **Actions and pending state**: see [`actions`]. While a delivery of an action is pending,
 //! the user shows the action's effect with `isProcessing: true` ([`Pending`]).
 //!
@@ -51,7 +55,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use vigil_model::identity_merge::{RiskAction, RiskSource, SourcedRiskyUser, merge_risky_users};
 use vigil_model::query::{Filter, OrderBy};
-use vigil_model::{RiskDetection, RiskyUser, RiskyUserHistoryItem, Timestamp};
+use vigil_model::{RiskDetection, RiskLevel, RiskyUser, RiskyUserHistoryItem, Timestamp};
 use vigil_providers::{ListRequest, Provider, ProviderErrorKind};
 use vigil_store::{AlertSource, OutboxState};
 
@@ -117,6 +121,13 @@ pub struct IdentityQuery {
     pub orderby: Option<OrderBy>,
     /// Per provider.
     pub top: u32,
+    /// `vigilUserRiskAtLeast`: only users whose folded `riskLevel` is at or above it.
+    pub floor: Option<RiskLevel>,
+}
+
+/// Whether a (folded) user is at or above the `vigilUserRiskAtLeast` floor, if any.
+fn at_floor(floor: Option<RiskLevel>, user: &RiskyUser) -> bool {
+    floor.is_none_or(|f| vigil_model::identity_merge::level_at_least(user.risk_level, f))
 }
 
 /// One step of a walk: one request to every provider still walking.
@@ -478,7 +489,7 @@ pub async fn list_users_page(
                 }]),
             };
             pending.overlay(&mut user);
-            if matches(q.filter.as_ref(), &user) {
+            if matches(q.filter.as_ref(), &user) && at_floor(q.floor, &user) {
                 users.push(user);
             }
         }
@@ -499,11 +510,12 @@ pub async fn list_users_page(
     })
 }
 
-/// Every risky user matching `filter` (for `$count`), from the directory.
+/// Every risky user matching `filter` and the `floor` (for `$count`), from the directory.
 pub async fn count_users(
     fed: &Federation,
     tenant: &str,
     filter: Option<&Filter>,
+    floor: Option<RiskLevel>,
 ) -> Result<(usize, Vec<ProviderOutcome>), ApiError> {
     let (dir, pending) = tokio::join!(directory(fed, tenant, false), Pending::load(fed, tenant));
     let pending = pending?;
@@ -513,7 +525,7 @@ pub async fn count_users(
         .filter(|u| {
             let mut u = (*u).clone();
             pending.overlay(&mut u);
-            matches(filter, &u)
+            matches(filter, &u) && at_floor(floor, &u)
         })
         .count();
     Ok((n, dir.outcomes.clone()))

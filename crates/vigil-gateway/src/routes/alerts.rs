@@ -126,6 +126,80 @@ pub(crate) fn json_response(
     Ok(resp)
 }
 
+/// A federated collection page before it is rendered: Graph's envelope plus the status block.
+pub(crate) struct CollectionBody {
+    /// `@odata.context`.
+    pub context: String,
+    /// `@odata.count`, when `$count=true`.
+    pub count: Option<usize>,
+    /// `@odata.nextLink`, when there is more.
+    pub next_link: Option<String>,
+    /// What each provider did (`@vigil.providerStatus`, `Warning`s, `206`).
+    pub outcomes: Vec<ProviderOutcome>,
+    pub values: Vec<Value>,
+}
+
+impl CollectionBody {
+    /// The answer: `200`, or `206` with a `Warning` per failed provider; ETag'd like every
+    /// collection (`extra` adds headers, e.g. `Preference-Applied`).
+    pub(crate) fn respond(
+        self,
+        req_headers: &HeaderMap,
+        mut extra: HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let mut body = Map::new();
+        body.insert("@odata.context".into(), Value::String(self.context));
+        if let Some(c) = self.count {
+            body.insert("@odata.count".into(), Value::from(c));
+        }
+        if let Some(n) = self.next_link {
+            body.insert("@odata.nextLink".into(), Value::String(n));
+        }
+        body.insert(
+            PROVIDER_STATUS_KEY.into(),
+            serde_json::to_value(&self.outcomes).unwrap_or(Value::Null),
+        );
+        body.insert("value".into(), Value::Array(self.values));
+        warning_headers(&mut extra, &self.outcomes);
+        json_response(
+            status_for(&self.outcomes),
+            &Value::Object(body),
+            req_headers,
+            extra,
+        )
+    }
+}
+
+/// Walks a federated collection to its end for `$count` / `@odata.count`: `step` answers the
+/// number of matching items of one page and where the next starts. More than `max` items is a
+/// `400` naming `what` (a count must not cost an unbounded walk).
+pub(crate) async fn count_walk<S, F, Fut>(
+    max: usize,
+    what: &str,
+    mut step: F,
+) -> Result<usize, ApiError>
+where
+    S: Default,
+    F: FnMut(S) -> Fut,
+    Fut: std::future::Future<Output = Result<(usize, Option<S>), ApiError>>,
+{
+    let mut state = S::default();
+    let mut total = 0usize;
+    loop {
+        let (n, next) = step(state).await?;
+        total += n;
+        if total > max {
+            return Err(ApiError::BadRequest(format!(
+                "More than {max} {what} match; narrow the $filter to count them."
+            )));
+        }
+        match next {
+            Some(n) => state = n,
+            None => return Ok(total),
+        }
+    }
+}
+
 fn context_url(
     base: &str,
     version: ApiVersion,
@@ -142,6 +216,8 @@ fn context_url(
     )
 }
 
+const RISK_FLOOR_DOC: &str = "Vigil extension: keep only alerts with at least one user whose federated risk level (`userStates[].vigilUserRisk.riskLevel`) is at or above this one: `none` < `hidden` < `low` < `medium` < `high`. `$count` and `@odata.count` count what the list keeps.";
+
 /// `GET /security/alerts`
 #[utoipa::path(
     get,
@@ -150,7 +226,7 @@ fn context_url(
     tag = "alerts",
     summary = "List alerts",
     description = "Asks every provider of the caller's tenant (`$top` per provider), merges duplicates into unified alerts and answers Graph's collection. A provider that fails or times out makes the answer 206 with a `Warning` value for it; `@vigil.providerStatus` always says what each provider did.",
-    params(crate::openapi::ListOptions, crate::openapi::GraphHeaders),
+    params(crate::openapi::ListOptions, ("vigilUserRiskAtLeast" = Option<String>, Query, description = RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["SecurityEvents.Read.All"]), ("bearer" = ["SecurityEvents.ReadWrite.All"])),
     responses(
         (status = 200, description = "Every provider answered.", body = crate::openapi::AlertCollection, content_type = "application/json",
@@ -195,31 +271,11 @@ pub async fn list_alerts(
     }
     crate::writeback::decorate(&st, &principal.tenant_id, &mut alerts).await?;
     let base = odata::base_url(&st.config.public_url, &headers);
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        Value::String(context_url(
-            &base,
-            version,
-            input.opts.select.as_ref(),
-            false,
-        )),
-    );
-    if input.opts.count {
-        let total = count_all(&st, &principal, &input.query).await?;
-        body.insert("@odata.count".into(), Value::from(total));
-    }
-    if let Some(next) = &page.next {
-        let token = st.skiptokens.sign(&input.binding, next);
-        body.insert(
-            "@odata.nextLink".into(),
-            Value::String(odata::next_link(&base, uri.path(), &input.pairs, &token)),
-        );
-    }
-    body.insert(
-        PROVIDER_STATUS_KEY.into(),
-        serde_json::to_value(&page.outcomes).unwrap_or(Value::Null),
-    );
+    let count = if input.opts.count {
+        Some(count_all(&st, &principal, &input.query, risk_floor).await?)
+    } else {
+        None
+    };
     // Serialized with each user's federated risk joined in (crate::identity::join).
     let values = crate::identity::join::render_alerts(
         &st,
@@ -231,15 +287,17 @@ pub async fn list_alerts(
         bypass,
     )
     .await;
-    body.insert("value".into(), Value::Array(values));
-    let mut extra = HeaderMap::new();
-    warning_headers(&mut extra, &page.outcomes);
-    json_response(
-        status_for(&page.outcomes),
-        &Value::Object(body),
-        &headers,
-        extra,
-    )
+    CollectionBody {
+        context: context_url(&base, version, input.opts.select.as_ref(), false),
+        count,
+        next_link: page.next.as_ref().map(|next| {
+            let token = st.skiptokens.sign(&input.binding, next);
+            odata::next_link(&base, uri.path(), &input.pairs, &token)
+        }),
+        outcomes: page.outcomes,
+        values,
+    }
+    .respond(&headers, HeaderMap::new())
 }
 
 fn sort_alerts(alerts: &mut [Alert], orderby: &vigil_model::query::OrderBy) {
@@ -253,35 +311,36 @@ fn sort_alerts(alerts: &mut [Alert], orderby: &vigil_model::query::OrderBy) {
     alerts.swap_with_slice(&mut sorted);
 }
 
-/// Walks the whole federation for a count (cached provider answers make repeats cheap).
+/// Walks the whole federation for a count (cached provider answers make repeats cheap); with a
+/// `vigilUserRiskAtLeast` floor, counts the alerts the list keeps for it.
 async fn count_all(
     st: &AppState,
     principal: &Principal,
     query: &AlertQuery,
+    floor: Option<vigil_model::RiskLevel>,
 ) -> Result<usize, ApiError> {
     let mut q = query.clone();
     q.top = vigil_model::query::MAX_TOP;
     q.orderby = None;
-    let mut state = WalkState::default();
-    let mut total = 0usize;
-    loop {
-        let page = st
-            .federation
-            .list_page(&principal.tenant_id, &q, state, false)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        total += page.alerts.len();
-        if total > st.config.federation.max_count_items {
-            return Err(ApiError::BadRequest(format!(
-                "More than {} alerts match; narrow the $filter to count them.",
-                st.config.federation.max_count_items
-            )));
-        }
-        match page.next {
-            Some(n) => state = n,
-            None => return Ok(total),
-        }
-    }
+    let q = &q;
+    let tenant = principal.tenant_id.as_str();
+    count_walk(
+        st.config.federation.max_count_items,
+        "alerts",
+        |state: WalkState| async move {
+            let page = st
+                .federation
+                .list_page(tenant, q, state, false)
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let n = match floor {
+                Some(f) => crate::identity::join::count_at_least(st, tenant, &page.alerts, f).await,
+                None => page.alerts.len(),
+            };
+            Ok((n, page.next))
+        },
+    )
+    .await
 }
 
 /// `GET /security/alerts/$count`
@@ -291,8 +350,8 @@ async fn count_all(
     operation_id = "countAlerts",
     tag = "alerts",
     summary = "Count alerts",
-    description = "The number of alerts matching `$filter` over every provider of the tenant, after merging, as a plain-text integer (Graph's `$count` segment).",
-    params(crate::openapi::FilterOption, crate::openapi::GraphHeaders),
+    description = "The number of alerts matching `$filter` (and `vigilUserRiskAtLeast`, as the list applies it) over every provider of the tenant, after merging, as a plain-text integer (Graph's `$count` segment).",
+    params(crate::openapi::FilterOption, ("vigilUserRiskAtLeast" = Option<String>, Query, description = RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["SecurityEvents.Read.All"]), ("bearer" = ["SecurityEvents.ReadWrite.All"])),
     responses(
         (status = 200, description = "The count.", body = u64, content_type = "text/plain", example = 42),
@@ -305,9 +364,10 @@ pub async fn count_alerts(
 ) -> Result<Response, ApiError> {
     principal.require(Need::READ_ALERTS)?;
     let pairs = odata::query_pairs(raw.as_deref());
-    odata::reject_options_except(&pairs, &["filter"])?;
+    let (floor, options) = crate::identity::join::take_risk_floor(pairs)?;
+    odata::reject_options_except(&options, &["filter"])?;
     let input = parse_list(&st, &principal, raw.as_deref())?;
-    let total = count_all(&st, &principal, &input.query).await?;
+    let total = count_all(&st, &principal, &input.query, floor).await?;
     let mut resp = total.to_string().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

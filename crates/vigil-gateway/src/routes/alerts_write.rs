@@ -123,6 +123,8 @@ pub async fn update_alert(
     }
     let (alert, etag) = representation(&st, &principal, &submitted).await?;
     let mut v = alert;
+    // userStates carry the users' federated risk, as GET shows them.
+    crate::identity::join::annotate_one(&st, &principal.tenant_id, &headers, &mut v).await;
     if let Value::Object(m) = &mut v {
         let base = odata::base_url(&st.config.public_url, &headers);
         let mut out = Map::with_capacity(m.len() + 1);

@@ -1,12 +1,13 @@
 //! Identity Protection routes, as Graph serves them (spec §5): `identityProtection/riskyUsers`
-//! (list, get, history, `confirmCompromised` / `dismiss` / `confirmSafe`) and
-//! `identityProtection/riskDetections` (list, get) under `/v1.0` and `/beta`; beta also at the
-//! root (`/beta/riskyUsers`, `/beta/riskDetections`) and the deprecated
-//! `/beta/identityRiskEvents`.
+//! (list, get, history and one history item, `confirmCompromised` / `dismiss` /
+//! `confirmSafe`) and `identityProtection/riskDetections` (list, get) under `/v1.0` and
+//! `/beta`; beta also at the root (`/beta/riskyUsers`, `/beta/riskDetections`) and the
+//! deprecated `/beta/identityRiskEvents` with its subtype collections (one handler pair for
+//! all, the collection named by the path: [`legacy::COLLECTIONS`]).
 //!
 //! Handlers are thin: permission, query options, a call into [`crate::identity`], then the same
 //! Graph envelope, headers, ETag, `206` + `Warning` and `@vigil.providerStatus` as the alert
-//! routes (their response helpers are reused). What differs from Graph is documented in
+//! routes (their response helpers, `CollectionBody` and `count_walk`, are shared). What differs from Graph is documented in
 //! [`crate::identity`]: federation, folding, pending actions. Evolvable enum members leave only
 //! for callers that send `Prefer: include-unknown-enum-members` (answered with
 //! `Preference-Applied`), on every route here, including user risk joined into alerts.
@@ -20,7 +21,9 @@ use crate::identity::{
     actions, legacy,
 };
 use crate::odata::{self, ApiVersion};
-use crate::routes::alerts::{PROVIDER_STATUS_KEY, json_response, status_for, warning_headers};
+use crate::routes::alerts::{
+    CollectionBody, count_walk, json_response, status_for, warning_headers,
+};
 use crate::skiptoken::SkipTokenSigner;
 use crate::state::AppState;
 use axum::Extension;
@@ -150,12 +153,13 @@ impl ListInput {
         }
     }
 
-    fn query(&self) -> IdentityQuery {
-        IdentityQuery {
+    fn query(&self) -> Result<IdentityQuery, ApiError> {
+        Ok(IdentityQuery {
             filter: self.opts.filter.clone(),
             orderby: self.opts.orderby.clone(),
             top: self.top,
-        }
+            floor: identity::join::risk_floor(&self.pairs)?,
+        })
     }
 }
 
@@ -199,41 +203,25 @@ fn collection_response(
         }
     }
     let base = odata::base_url(&st.config.public_url, headers);
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        Value::String(context_url(
+    let mut extra = HeaderMap::new();
+    preference_headers(headers, &mut extra);
+    CollectionBody {
+        context: context_url(
             &base,
             version,
             &resource_path(uri.path(), version),
             input.opts.select.as_ref(),
             false,
-        )),
-    );
-    if let Some(c) = page.count {
-        body.insert("@odata.count".into(), Value::from(c));
+        ),
+        count: page.count,
+        next_link: page.next.as_ref().map(|next| {
+            let token = st.skiptokens.sign(&input.binding, next);
+            odata::next_link(&base, uri.path(), &input.pairs, &token)
+        }),
+        outcomes: page.outcomes,
+        values,
     }
-    if let Some(next) = &page.next {
-        let token = st.skiptokens.sign(&input.binding, next);
-        body.insert(
-            "@odata.nextLink".into(),
-            Value::String(odata::next_link(&base, uri.path(), &input.pairs, &token)),
-        );
-    }
-    body.insert(
-        PROVIDER_STATUS_KEY.into(),
-        serde_json::to_value(&page.outcomes).unwrap_or(Value::Null),
-    );
-    body.insert("value".into(), Value::Array(values));
-    let mut extra = HeaderMap::new();
-    warning_headers(&mut extra, &page.outcomes);
-    preference_headers(headers, &mut extra);
-    json_response(
-        status_for(&page.outcomes),
-        &Value::Object(body),
-        headers,
-        extra,
-    )
+    .respond(headers, extra)
 }
 
 /// One entity with `@odata.context` first, or Graph's 404 (with `Warning`s for providers that
@@ -363,6 +351,8 @@ pub struct RiskyUserActionBody {
 
 // ---- risky users ------------------------------------------------------------------------------
 
+const USER_RISK_FLOOR_DOC: &str = "Vigil extension (as on the alert list): only users whose folded `riskLevel` is at or above this one: `none` < `hidden` < `low` < `medium` < `high`. `$count` and `@odata.count` count what the list keeps.";
+
 /// `GET /identityProtection/riskyUsers`
 #[utoipa::path(
     get,
@@ -371,7 +361,7 @@ pub struct RiskyUserActionBody {
     tag = "identity",
     summary = "List risky users",
     description = "Every identity-risk provider of the tenant, `$top` per provider, the same user at several providers folded into one (`vigilSources`). A failed provider makes the answer 206 with a `Warning`. Beta also serves `/beta/riskyUsers`.",
-    params(IdentityListOptions, crate::openapi::GraphHeaders),
+    params(IdentityListOptions, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses(
         (status = 200, description = "Every provider answered.", body = RiskyUserCollection, content_type = "application/json"),
@@ -392,10 +382,11 @@ pub async fn list_risky_users(
     let bypass = odata::no_cache(&headers);
     let fed = &st.federation;
     let tenant = principal.tenant_id.as_str();
-    let page = identity::list_users_page(fed, tenant, &input.query(), walk, bypass).await?;
+    let query = input.query()?;
+    let page = identity::list_users_page(fed, tenant, &query, walk, bypass).await?;
     let count = if input.opts.count {
         Some(
-            identity::count_users(fed, tenant, input.opts.filter.as_ref())
+            identity::count_users(fed, tenant, query.filter.as_ref(), query.floor)
                 .await?
                 .0,
         )
@@ -419,7 +410,7 @@ pub async fn list_risky_users(
     tag = "identity",
     summary = "Count risky users",
     description = "The number of folded risky users matching `$filter`, as a plain-text integer.",
-    params(crate::openapi::FilterOption, crate::openapi::GraphHeaders),
+    params(crate::openapi::FilterOption, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses((status = 200, description = "The count.", body = u64, content_type = "text/plain", example = 12)),
 )]
@@ -430,10 +421,16 @@ pub async fn count_risky_users(
 ) -> Result<Response, ApiError> {
     principal.require(READ_RISKY_USERS)?;
     let pairs = odata::query_pairs(raw.as_deref());
+    let (floor, pairs) = identity::join::take_risk_floor(pairs)?;
     odata::reject_options_except(&pairs, &["filter"])?;
     let opts = QueryOptions::parse(&pairs, &RISKY_USER)?;
-    let (n, _) =
-        identity::count_users(&st.federation, &principal.tenant_id, opts.filter.as_ref()).await?;
+    let (n, _) = identity::count_users(
+        &st.federation,
+        &principal.tenant_id,
+        opts.filter.as_ref(),
+        floor,
+    )
+    .await?;
     let mut resp = n.to_string().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -561,6 +558,64 @@ pub async fn risky_user_history(
         outcomes,
     };
     collection_response(&st, version, &headers, &uri, &input, page)
+}
+
+/// `GET /identityProtection/riskyUsers/{id}/history/{historyItemId}`
+#[utoipa::path(
+    get,
+    path = "/v1.0/identityProtection/riskyUsers/{id}/history/{historyItemId}",
+    operation_id = "getRiskyUserHistoryItem",
+    tag = "identity",
+    summary = "Get an item of a risky user's history",
+    description = "One item of the user's history (as the history list shows it: a provider's own item by its id, or an action taken through Vigil as `vigil-{n}`). Beta also serves it under `/beta/riskyUsers/`.",
+    params(
+        ("id" = String, Path, description = "The user's object id."),
+        ("historyItemId" = String, Path, description = "The history item's id."),
+        crate::openapi::SelectOption,
+        crate::openapi::GraphHeaders,
+    ),
+    security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
+    responses(
+        (status = 200, description = "The history item.", body = RiskyUserHistoryItem, content_type = "application/json"),
+        (status = 206, description = "Partial content: a provider could not be asked.", body = RiskyUserHistoryItem, content_type = "application/json", headers(("Warning" = String))),
+        (status = 404, description = "No identity provider knows the user, or the user's history has no such item.", body = crate::openapi::ODataError, content_type = "application/json"),
+    ),
+)]
+pub async fn get_risky_user_history_item(
+    State(st): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    principal: Principal,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path((id, item_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require(READ_RISKY_USERS)?;
+    let pairs = odata::query_pairs(raw.as_deref());
+    odata::reject_options_except(&pairs, &["select"])?;
+    let opts = QueryOptions::parse(&pairs, &RISKY_USER_HISTORY_ITEM)?;
+    let (items, outcomes) = identity::history(&st.federation, &principal.tenant_id, &id).await?;
+    let Some(items) = items else {
+        let mut resp =
+            ApiError::NotFound(format!("riskyUser '{id}' was not found.")).into_response();
+        warning_headers(resp.headers_mut(), &outcomes);
+        return Ok(resp);
+    };
+    let item = items
+        .into_iter()
+        .find(|h| h.id.eq_ignore_ascii_case(item_id.trim()));
+    let value = item.and_then(|h| to_values(vec![h], include_evolvable(&headers)).pop());
+    entity_response(
+        &st,
+        version,
+        &headers,
+        &uri,
+        opts.select.as_ref(),
+        value,
+        &outcomes,
+        "riskyUserHistoryItem",
+        &item_id,
+    )
 }
 
 /// Records an action and waits (bounded) for its deliveries; `204` either way.
@@ -748,36 +803,29 @@ pub async fn list_risk_detections(
     collection_response(&st, version, &headers, &uri, &input, page)
 }
 
-/// Walks every detection for a count, bounded like the alert `$count`.
+/// Walks every detection `keep` takes, for a count (the alert `$count`'s walk and bound).
 async fn count_detections(
     st: &AppState,
     tenant: &str,
     keep: &(dyn Fn(&RiskDetection) -> bool + Sync),
 ) -> Result<usize, ApiError> {
-    let mut walk = CursorWalk::default();
-    let mut total = 0usize;
-    loop {
-        let page = identity::list_detections_page(
-            &st.federation,
-            tenant,
-            vigil_model::query::MAX_TOP,
-            keep,
-            walk,
-            false,
-        )
-        .await;
-        total += page.detections.len();
-        if total > st.config.federation.max_count_items {
-            return Err(ApiError::BadRequest(format!(
-                "More than {} detections match; narrow the $filter to count them.",
-                st.config.federation.max_count_items
-            )));
-        }
-        match page.next {
-            Some(n) => walk = n,
-            None => return Ok(total),
-        }
-    }
+    count_walk(
+        st.config.federation.max_count_items,
+        "detections",
+        |walk: CursorWalk| async move {
+            let page = identity::list_detections_page(
+                &st.federation,
+                tenant,
+                vigil_model::query::MAX_TOP,
+                keep,
+                walk,
+                false,
+            )
+            .await;
+            Ok((page.detections.len(), page.next))
+        },
+    )
+    .await
 }
 
 /// `GET /identityProtection/riskDetections/{id}`
@@ -826,7 +874,20 @@ pub async fn get_risk_detection(
 
 // ---- legacy identityRiskEvents (beta) -----------------------------------------------------------
 
-/// `GET /beta/identityRiskEvents`
+/// The legacy collection a request addresses (see [`legacy::COLLECTIONS`]).
+fn legacy_collection(
+    uri: &axum::http::Uri,
+    version: ApiVersion,
+) -> Result<&'static legacy::Collection, ApiError> {
+    let resource = resource_path(uri.path(), version);
+    legacy::collection(&resource).ok_or_else(|| {
+        ApiError::NotFound(format!("Resource not found for the segment '{resource}'."))
+    })
+}
+
+/// `GET /beta/identityRiskEvents`, and every legacy subtype collection of
+/// [`legacy::COLLECTIONS`] (`/beta/malwareRiskEvents`, ...): one handler, the collection named
+/// by the path.
 #[utoipa::path(
     get,
     path = "/beta/identityRiskEvents",
@@ -850,20 +911,22 @@ pub async fn list_identity_risk_events(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     principal.require(READ_RISK_EVENTS)?;
+    let collection = legacy_collection(&uri, version)?;
     let input = parse_list(
         &st,
         &principal,
         raw.as_deref(),
-        &legacy::IDENTITY_RISK_EVENT,
-        "identityRiskEvents",
+        collection.schema,
+        collection.segment,
     )?;
     let walk = input.walk(&st)?;
     let bypass = odata::no_cache(&headers);
     let filter = input.opts.filter.clone();
     let keep = move |d: &RiskDetection| {
-        filter
-            .as_ref()
-            .is_none_or(|f| f.matches(&legacy::to_identity_risk_event(d)))
+        collection.holds(d)
+            && filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&legacy::to_identity_risk_event(d)))
     };
     let tenant = principal.tenant_id.as_str();
     let page =
@@ -887,7 +950,8 @@ pub async fn list_identity_risk_events(
     collection_response(&st, version, &headers, &uri, &input, page)
 }
 
-/// `GET /beta/identityRiskEvents/{id}`
+/// `GET /beta/identityRiskEvents/{id}`, and `/{id}` of every legacy subtype collection and of
+/// `/beta/locatedRiskEvents`: `404` when the detection is not of the collection's type.
 #[utoipa::path(
     get,
     path = "/beta/identityRiskEvents/{id}",
@@ -912,11 +976,15 @@ pub async fn get_identity_risk_event(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     principal.require(READ_RISK_EVENTS)?;
+    let collection = legacy_collection(&uri, version)?;
     let pairs = odata::query_pairs(raw.as_deref());
     odata::reject_options_except(&pairs, &["select"])?;
-    let opts = QueryOptions::parse(&pairs, &legacy::IDENTITY_RISK_EVENT)?;
+    let opts = QueryOptions::parse(&pairs, collection.schema)?;
     let (d, outcomes) = identity::get_detection(&st.federation, &principal.tenant_id, &id).await;
-    let value = d.as_ref().map(legacy::to_identity_risk_event);
+    let value = d
+        .as_ref()
+        .filter(|d| collection.holds(d))
+        .map(legacy::to_identity_risk_event);
     entity_response(
         &st,
         version,
@@ -925,9 +993,74 @@ pub async fn get_identity_risk_event(
         opts.select.as_ref(),
         value,
         &outcomes,
-        "identityRiskEvent",
+        collection.type_name,
         &id,
     )
+}
+
+/// Documents every legacy collection of [`legacy::COLLECTIONS`] besides `identityRiskEvents`
+/// with the operations of `identityRiskEvents` (same handlers, same options and answers), so
+/// the table stays the one place that lists them.
+pub fn document_legacy_collections(doc: &mut utoipa::openapi::OpenApi) {
+    let list = doc.paths.paths.get("/beta/identityRiskEvents").cloned();
+    let get = doc
+        .paths
+        .paths
+        .get("/beta/identityRiskEvents/{id}")
+        .cloned();
+    for c in legacy::COLLECTIONS
+        .iter()
+        .filter(|c| c.segment != "identityRiskEvents")
+    {
+        let mut upper = c.segment.to_string();
+        if let Some(first) = upper.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        let mut type_upper = c.type_name.to_string();
+        if let Some(first) = type_upper.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        let holds = match c.scope {
+            legacy::Scope::All => "every risk detection".to_string(),
+            legacy::Scope::Located => {
+                "the risk detections of a located subtype (anonymousIp, suspiciousIp, unfamiliarLocation, malware, impossibleTravel)".to_string()
+            }
+            legacy::Scope::Only(s) => format!(
+                "the risk detections whose `riskEventType` is {}",
+                s.risk_event_types
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        };
+        if c.listable
+            && let Some(mut item) = list.clone()
+        {
+            if let Some(op) = item.get.as_mut() {
+                op.operation_id = Some(format!("list{upper}"));
+                op.summary = Some(format!("List {} (deprecated beta)", c.segment));
+                op.description = Some(format!(
+                    "Lists {holds}, in the deprecated `{}` shape (`@odata.type` `#microsoft.graph.{}`). `$filter`, `$orderby` and `$select` apply to that shape.",
+                    c.type_name, c.type_name
+                ));
+            }
+            doc.paths.paths.insert(format!("/beta/{}", c.segment), item);
+        }
+        if let Some(mut item) = get.clone() {
+            if let Some(op) = item.get.as_mut() {
+                op.operation_id = Some(format!("get{type_upper}"));
+                op.summary = Some(format!("Get one {} (deprecated beta)", c.type_name));
+                op.description = Some(format!(
+                    "One of {holds}, in the deprecated `{}` shape; `404` for a detection of another type.",
+                    c.type_name
+                ));
+            }
+            doc.paths
+                .paths
+                .insert(format!("/beta/{}/{{id}}", c.segment), item);
+        }
+    }
 }
 
 // ---- beta root aliases ------------------------------------------------------------------------
@@ -940,7 +1073,7 @@ const ALIAS: &str = "Beta alias of the `/beta/identityProtection/...` operation 
 /// `GET /beta/riskyUsers`
 #[utoipa::path(get, path = "/beta/riskyUsers", operation_id = "betaRootListRiskyUsers", tag = "identity",
     summary = "List risky users (beta root)", description = ALIAS,
-    params(IdentityListOptions, crate::openapi::GraphHeaders),
+    params(IdentityListOptions, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses((status = 200, description = "Every provider answered.", body = RiskyUserCollection, content_type = "application/json"),
         (status = 206, description = "Partial content.", body = RiskyUserCollection, content_type = "application/json", headers(("Warning" = String)))))]
@@ -958,7 +1091,7 @@ pub async fn root_list_risky_users(
 /// `GET /beta/riskyUsers/$count`
 #[utoipa::path(get, path = "/beta/riskyUsers/$count", operation_id = "betaRootCountRiskyUsers", tag = "identity",
     summary = "Count risky users (beta root)", description = ALIAS,
-    params(crate::openapi::FilterOption, crate::openapi::GraphHeaders),
+    params(crate::openapi::FilterOption, ("vigilUserRiskAtLeast" = Option<String>, Query, description = USER_RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
     responses((status = 200, description = "The count.", body = u64, content_type = "text/plain", example = 12)))]
 pub async fn root_count_risky_users(
@@ -1005,6 +1138,25 @@ pub async fn root_risky_user_history(
     q: RawQuery,
 ) -> Result<Response, ApiError> {
     risky_user_history(st, v, p, h, u, id, q).await
+}
+
+/// `GET /beta/riskyUsers/{id}/history/{historyItemId}`
+#[utoipa::path(get, path = "/beta/riskyUsers/{id}/history/{historyItemId}", operation_id = "betaRootGetRiskyUserHistoryItem", tag = "identity",
+    summary = "Get an item of a risky user's history (beta root)", description = ALIAS,
+    params(("id" = String, Path, description = "The user's object id."), ("historyItemId" = String, Path, description = "The history item's id."), crate::openapi::SelectOption, crate::openapi::GraphHeaders),
+    security(("bearer" = ["IdentityRiskyUser.Read.All"]), ("bearer" = ["IdentityRiskyUser.ReadWrite.All"])),
+    responses((status = 200, description = "The history item.", body = RiskyUserHistoryItem, content_type = "application/json"),
+        (status = 404, description = "No identity provider knows the user, or the history has no such item.", body = crate::openapi::ODataError, content_type = "application/json")))]
+pub async fn root_get_risky_user_history_item(
+    st: State<AppState>,
+    v: Extension<ApiVersion>,
+    p: Principal,
+    h: HeaderMap,
+    u: OriginalUri,
+    ids: Path<(String, String)>,
+    q: RawQuery,
+) -> Result<Response, ApiError> {
+    get_risky_user_history_item(st, v, p, h, u, ids, q).await
 }
 
 /// `POST /beta/riskyUsers/confirmCompromised`
@@ -1116,6 +1268,10 @@ pub fn router(version: ApiVersion) -> axum::Router<AppState> {
             get(risky_user_history),
         )
         .route(
+            "/identityProtection/riskyUsers/{id}/history/{historyItemId}",
+            get(get_risky_user_history_item),
+        )
+        .route(
             "/identityProtection/riskDetections",
             get(list_risk_detections),
         )
@@ -1130,6 +1286,10 @@ pub fn router(version: ApiVersion) -> axum::Router<AppState> {
             .route("/riskyUsers/{id}", get(root_get_risky_user))
             .route("/riskyUsers/{id}/history", get(root_risky_user_history))
             .route(
+                "/riskyUsers/{id}/history/{historyItemId}",
+                get(root_get_risky_user_history_item),
+            )
+            .route(
                 "/riskyUsers/confirmCompromised",
                 post(root_confirm_compromised),
             )
@@ -1137,8 +1297,41 @@ pub fn router(version: ApiVersion) -> axum::Router<AppState> {
             .route("/riskyUsers/confirmSafe", post(root_confirm_safe))
             .route("/riskDetections", get(root_list_risk_detections))
             .route("/riskDetections/{id}", get(root_get_risk_detection))
+            // Legacy identityRiskEvents: one handler pair, the collection named by the path
+            // (identity::legacy::COLLECTIONS; the path literals are listed for the route scan).
             .route("/identityRiskEvents", get(list_identity_risk_events))
-            .route("/identityRiskEvents/{id}", get(get_identity_risk_event));
+            .route("/identityRiskEvents/{id}", get(get_identity_risk_event))
+            .route(
+                "/leakedCredentialsRiskEvents",
+                get(list_identity_risk_events),
+            )
+            .route(
+                "/leakedCredentialsRiskEvents/{id}",
+                get(get_identity_risk_event),
+            )
+            .route("/anonymousIpRiskEvents", get(list_identity_risk_events))
+            .route("/anonymousIpRiskEvents/{id}", get(get_identity_risk_event))
+            .route("/malwareRiskEvents", get(list_identity_risk_events))
+            .route("/malwareRiskEvents/{id}", get(get_identity_risk_event))
+            .route("/suspiciousIpRiskEvents", get(list_identity_risk_events))
+            .route("/suspiciousIpRiskEvents/{id}", get(get_identity_risk_event))
+            .route(
+                "/unfamiliarLocationRiskEvents",
+                get(list_identity_risk_events),
+            )
+            .route(
+                "/unfamiliarLocationRiskEvents/{id}",
+                get(get_identity_risk_event),
+            )
+            .route(
+                "/impossibleTravelRiskEvents",
+                get(list_identity_risk_events),
+            )
+            .route(
+                "/impossibleTravelRiskEvents/{id}",
+                get(get_identity_risk_event),
+            )
+            .route("/locatedRiskEvents/{id}", get(get_identity_risk_event));
     }
     r
 }

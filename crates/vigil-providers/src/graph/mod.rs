@@ -23,6 +23,13 @@
 //!   `vendorInformation` (remembered from the alerts it read, or read once when it has not
 //!   seen the alert), whatever label of the connection the gateway's caller used.
 //! - **Throttling**: `429`/`503` with `Retry-After`, handled by [`crate::http`].
+//! - **Evolvable enums**: every Identity Protection read sends
+//!   `Prefer: include-unknown-enum-members`, so Graph returns the evolvable members
+//!   (`riskDetail` `adminConfirmedAccountSafe`, `activity` `servicePrincipal`, ...) instead of
+//!   `unknownFutureValue`. The gateway caches and folds one answer for every caller and
+//!   substitutes `unknownFutureValue` itself for callers that did not send the preference;
+//!   forwarding it per caller instead would let one caller's cached answer decide what
+//!   another sees.
 //!
 //! Where we differ from Graph's SDKs: no redirects are followed and no automatic multi-retry;
 //! a long `Retry-After` is returned to the federation engine as `Throttled` instead of waited
@@ -54,6 +61,17 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com";
 pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// Most pages of one user's risk history followed before giving up.
 const MAX_HISTORY_PAGES: usize = 50;
+/// The `Prefer` value of Identity Protection reads (see the module docs).
+pub const PREFER_EVOLVABLE: &str = "include-unknown-enum-members";
+
+/// Which `Prefer` a read sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Alerts: no preference.
+    Alerts,
+    /// Identity Protection: `Prefer: include-unknown-enum-members`.
+    Identity,
+}
 
 /// Which Graph API version to call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -204,12 +222,21 @@ impl GraphProvider {
         self.http.error(kind)
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, ProviderError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        read: Read,
+    ) -> Result<T, ProviderError> {
         let response = send_authorized(&self.http, &self.tokens, |_| {
-            self.http
+            let req = self
+                .http
                 .client()
                 .get(url.clone())
-                .header(http::header::ACCEPT, "application/json")
+                .header(http::header::ACCEPT, "application/json");
+            match read {
+                Read::Alerts => req,
+                Read::Identity => req.header("Prefer", PREFER_EVOLVABLE),
+            }
         })
         .await?;
         response.json(&self.http)
@@ -220,6 +247,7 @@ impl GraphProvider {
         &self,
         segments: &[&str],
         req: &ListRequest,
+        read: Read,
     ) -> Result<Page<T>, ProviderError> {
         let collection = self.root.url(segments);
         let url = match req.cursor.as_deref() {
@@ -229,7 +257,7 @@ impl GraphProvider {
                 .map_err(|k| self.error(k))?,
             None => wire::first_page(collection.clone(), req),
         };
-        let page: Collection<T> = self.get_json(&url).await?;
+        let page: Collection<T> = self.get_json(&url, read).await?;
         let next_cursor = match page.next_link {
             Some(link) => {
                 self.root.check_cursor(&link, &collection).map_err(|_| {
@@ -251,11 +279,12 @@ impl GraphProvider {
     async fn get_one<T: DeserializeOwned>(
         &self,
         segments: &[&str],
+        read: Read,
     ) -> Result<Option<T>, ProviderError> {
         if segments.last().is_none_or(|id| id.is_empty()) {
             return Ok(None);
         }
-        match self.get_json(&self.root.url(segments)).await {
+        match self.get_json(&self.root.url(segments), read).await {
             Ok(v) => Ok(Some(v)),
             Err(ProviderError {
                 kind: ProviderErrorKind::NotFound,
@@ -309,13 +338,17 @@ impl Provider for GraphProvider {
     }
 
     async fn list_alerts(&self, req: &ListRequest) -> Result<Page<Alert>, ProviderError> {
-        let page: Page<Alert> = self.list(&["security", "alerts"], req).await?;
+        let page: Page<Alert> = self
+            .list(&["security", "alerts"], req, Read::Alerts)
+            .await?;
         page.items.iter().for_each(|a| self.remember_vendor(a));
         Ok(page)
     }
 
     async fn get_alert(&self, id: &str) -> Result<Option<Alert>, ProviderError> {
-        let alert: Option<Alert> = self.get_one(&["security", "alerts", id]).await?;
+        let alert: Option<Alert> = self
+            .get_one(&["security", "alerts", id], Read::Alerts)
+            .await?;
         if let Some(a) = &alert {
             self.remember_vendor(a);
         }
@@ -354,11 +387,12 @@ impl Provider for GraphProvider {
     }
 
     async fn list_risky_users(&self, req: &ListRequest) -> Result<Page<RiskyUser>, ProviderError> {
-        self.list(&["identityProtection", "riskyUsers"], req).await
+        self.list(&["identityProtection", "riskyUsers"], req, Read::Identity)
+            .await
     }
 
     async fn get_risky_user(&self, id: &str) -> Result<Option<RiskyUser>, ProviderError> {
-        self.get_one(&["identityProtection", "riskyUsers", id])
+        self.get_one(&["identityProtection", "riskyUsers", id], Read::Identity)
             .await
     }
 
@@ -373,7 +407,7 @@ impl Provider for GraphProvider {
         let mut req = ListRequest::default();
         let mut items = Vec::new();
         for _ in 0..MAX_HISTORY_PAGES {
-            let page = self.list(&segments, &req).await?;
+            let page = self.list(&segments, &req, Read::Identity).await?;
             items.extend(page.items);
             match page.next_cursor {
                 Some(next) => req.cursor = Some(next),
@@ -390,13 +424,20 @@ impl Provider for GraphProvider {
         &self,
         req: &ListRequest,
     ) -> Result<Page<RiskDetection>, ProviderError> {
-        self.list(&["identityProtection", "riskDetections"], req)
-            .await
+        self.list(
+            &["identityProtection", "riskDetections"],
+            req,
+            Read::Identity,
+        )
+        .await
     }
 
     async fn get_risk_detection(&self, id: &str) -> Result<Option<RiskDetection>, ProviderError> {
-        self.get_one(&["identityProtection", "riskDetections", id])
-            .await
+        self.get_one(
+            &["identityProtection", "riskDetections", id],
+            Read::Identity,
+        )
+        .await
     }
 
     async fn risky_user_action(
@@ -427,7 +468,9 @@ impl Provider for GraphProvider {
                 ..ListRequest::default()
             },
         );
-        let result = self.get_json::<Collection<IgnoredAny>>(&url).await;
+        let result = self
+            .get_json::<Collection<IgnoredAny>>(&url, Read::Alerts)
+            .await;
         Health {
             healthy: result.is_ok(),
             latency: started.elapsed(),

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use vigil_mock::{Drip, Faults, MockConfig, MockProvider, ProviderKind};
 use vigil_model::alert::SecurityVendorInformation;
-use vigil_model::{Alert, AlertFeedback, AlertStatus, RiskState};
+use vigil_model::{Alert, AlertFeedback, AlertStatus, RiskDetail, RiskState};
 use vigil_providers::graph::{ApiVersion, GraphConfig, GraphProvider};
 use vigil_providers::http::HttpConfig;
 use vigil_providers::oauth2::ClientCredentials;
@@ -474,6 +474,46 @@ async fn identity_protection_actions_are_recorded() {
         );
         let dismissed = f.graph.get_risky_user(&ids[0]).await.unwrap().unwrap();
         assert_eq!(dismissed.risk_state, Some(RiskState::Dismissed));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn identity_reads_ask_graph_for_evolvable_members() {
+    bounded("identity evolvable members", async {
+        let f = fixture().await;
+        let id = f
+            .mock
+            .scenario()
+            .data(ProviderKind::Graph)
+            .risky_users_of(&f.tenant)
+            .next()
+            .unwrap()
+            .id
+            .clone();
+        // confirmSafe sets the evolvable riskDetail adminConfirmedAccountSafe, which Graph (and
+        // its mock) sends only to callers with `Prefer: include-unknown-enum-members`.
+        f.graph
+            .risky_user_action(RiskyUserAction::ConfirmSafe, std::slice::from_ref(&id))
+            .await
+            .unwrap();
+        let want = Some(RiskDetail::AdminConfirmedAccountSafe);
+        let user = f.graph.get_risky_user(&id).await.unwrap().unwrap();
+        assert_eq!(user.risk_detail, want);
+        let (users, _) = list_all(
+            async |c| f.graph.list_risky_users(&page_of(7, c)).await.unwrap(),
+            |u| u.id.clone(),
+        )
+        .await;
+        let listed = users.iter().find(|u| u.id == id).unwrap();
+        assert_eq!(listed.risk_detail, want, "on every page, cursors included");
+        let history = f.graph.risky_user_history(&id).await.unwrap();
+        assert!(
+            history.iter().any(
+                |h| h.risk_detail == want && h.activity.as_ref().and_then(|a| a.detail) == want
+            ),
+            "{history:?}"
+        );
     })
     .await;
 }
