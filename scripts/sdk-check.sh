@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs Microsoft's Graph SDKs for Python and JavaScript against freshly started demo gateways.
+# Runs Microsoft's Graph SDKs for Python and JavaScript, and a client generated from
+# openapi/openapi.json (openapi-python-client), against freshly started demo gateways.
 # Installs msgraph-sdk into target/sdk-venv (PyPI) and @microsoft/microsoft-graph-client into
 # target/sdk-node (npm), starts `vigil serve` on free ports with throw-away data directories,
 # runs tests/sdk/python_sdk_smoke.py and tests/sdk/js_sdk_smoke.mjs, and stops the gateways.
@@ -38,8 +39,19 @@ start_gateway() {
 }
 
 py_addr=$(start_gateway python)
-timeout 300 "$venv/bin/python" tests/sdk/python_sdk_smoke.py "http://$py_addr" \
-  "$(target/debug/vigil token --data-dir "$work/python")"
+py_token=$(target/debug/vigil token --data-dir "$work/python")
+timeout 300 "$venv/bin/python" tests/sdk/python_sdk_smoke.py "http://$py_addr" "$py_token"
+
+gen_venv=target/gen-venv
+if [ ! -x "$gen_venv/bin/python" ]; then python3 -m venv "$gen_venv"; fi
+"$gen_venv/bin/pip" install --quiet --disable-pip-version-check openapi-python-client
+rm -rf target/gen-client
+"$gen_venv/bin/openapi-python-client" generate --path openapi/openapi.json --output-path target/gen-client \
+  >"$work/generate.log" 2>&1 || { cat "$work/generate.log"; exit 1; }
+if grep -q "Endpoint will not be generated" "$work/generate.log"; then cat "$work/generate.log"; exit 1; fi
+"$gen_venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/gen-client
+"$gen_venv/bin/pip" install --quiet --disable-pip-version-check target/gen-client
+timeout 300 "$gen_venv/bin/python" tests/sdk/openapi_client_smoke.py "http://$py_addr" "$py_token"
 
 public_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \

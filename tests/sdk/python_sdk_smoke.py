@@ -1,6 +1,7 @@
 """Microsoft's Graph SDK for Python (msgraph-sdk) against a Vigil gateway, unchanged but for the
 base URL: a filtered list with $top and $count, get by id, the whole nextLink walk (no repeats,
-as many alerts as @odata.count said), $count, and a 404 surfacing as the SDK's ODataError.
+as many alerts as @odata.count said), $count, a PATCH read back, identity protection reads and
+the dismiss action, and a 404 surfacing as the SDK's ODataError.
 Exits non-zero on any failure. Run by scripts/sdk-check.sh.
 Usage: python python_sdk_smoke.py BASE_URL TOKEN"""
 import asyncio, sys, warnings
@@ -9,6 +10,12 @@ from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsV
 from msgraph import GraphServiceClient, GraphRequestAdapter
 from msgraph.generated.security.alerts.alerts_request_builder import AlertsRequestBuilder
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.models.alert import Alert
+from msgraph.generated.models.alert_status import AlertStatus
+from msgraph.generated.models.security_vendor_information import SecurityVendorInformation
+from msgraph.generated.models.risk_state import RiskState
+from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_request_body import DismissPostRequestBody
+import time
 
 class StaticToken(AccessTokenProvider):
     def __init__(self, token): self.token = token
@@ -42,6 +49,22 @@ async def main(base, token):
     n = await client.security.alerts.count.get()
     print("$count", n)
     assert isinstance(n, int) and n >= len(ids)
+    assignee = f"py-sdk-{int(time.time() * 1000)}@contoso.com"
+    vi = SecurityVendorInformation(provider=got.vendor_information.provider, vendor=got.vendor_information.vendor)
+    await client.security.alerts.by_alert_id(a.id).patch(
+        Alert(assigned_to=assignee, status=AlertStatus.InProgress, vendor_information=vi))
+    after = await client.security.alerts.by_alert_id(a.id).get()
+    print("patched", after.id, after.assigned_to, after.status)
+    assert after.assigned_to == assignee and after.status == AlertStatus.InProgress
+    users = await client.identity_protection.risky_users.get()
+    detections = await client.identity_protection.risk_detections.get()
+    print("riskyUsers", len(users.value), "riskDetections", len(detections.value))
+    assert users.value and detections.value
+    target = users.value[0].id
+    await client.identity_protection.risky_users.dismiss.post(DismissPostRequestBody(user_ids=[target]))
+    dismissed = await client.identity_protection.risky_users.by_risky_user_id(target).get()
+    print("dismissed", target, dismissed.risk_state)
+    assert dismissed.risk_state == RiskState.Dismissed
     try:
         await client.security.alerts.by_alert_id("does-not-exist").get()
         raise AssertionError("unknown id did not fail")

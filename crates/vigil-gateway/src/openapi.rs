@@ -268,6 +268,19 @@ pub struct GraphHeaders {
     pub client_request_id: String,
 }
 
+/// Request headers of a write (a conditional GET's headers mean nothing there).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct WriteHeaders {
+    /// `return=representation` asks the write to answer `200` with the resource instead of
+    /// `204`; `include-unknown-enum-members` opts in to evolvable enum members in it.
+    #[param(rename = "Prefer", required = false)]
+    pub prefer: String,
+    /// The caller's request id (a GUID), echoed in the response and in error bodies.
+    #[param(rename = "client-request-id", required = false)]
+    pub client_request_id: String,
+}
+
 // ---- schemas that exist only on the wire ----------------------------------------------------
 
 /// A page of alerts: Graph's collection envelope plus Vigil's per-provider status block.

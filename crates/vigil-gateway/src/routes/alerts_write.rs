@@ -72,8 +72,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for GraphJson<LIMIT> {
     params(
         ("id" = String, Path, description = "The unified alert id, or a provider's own alert id."),
         ("If-Match" = Option<String>, Header, description = "The alert's `ETag` (from GET); a stale one gets 412."),
-        ("Prefer" = Option<String>, Header, description = "`return=representation` for 200 with the alert instead of 204."),
-        crate::openapi::GraphHeaders,
+        crate::openapi::WriteHeaders,
     ),
     request_body(content = Object, content_type = "application/json", description = "The updatable properties and `vendorInformation`."),
     security(("bearer" = ["SecurityEvents.ReadWrite.All"])),
@@ -197,7 +196,7 @@ fn json(status: StatusCode, body: &Value, _etag: Option<&str>) -> Result<Respons
     tag = "alerts",
     summary = "Update several alerts (beta)",
     description = "`{\"value\": [{id, vendorInformation, ...updatable properties}]}` (at most 100); every item is checked before any is stored. Each alert in the answer is as the change makes it, with `vigilSync` when a provider is pending.",
-    params(crate::openapi::GraphHeaders),
+    params(crate::openapi::WriteHeaders),
     request_body(content = Object, content_type = "application/json"),
     security(("bearer" = ["SecurityEvents.ReadWrite.All"])),
     responses(

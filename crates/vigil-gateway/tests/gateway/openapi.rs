@@ -491,3 +491,36 @@ fn schemas_carry_graph_names_wire_enums_and_the_open_alert_type() {
         assert!(envelope[k].is_object(), "the collection lacks {k}");
     }
 }
+
+/// OpenAPI 3: "a unique parameter is defined by a combination of a name and location";
+/// generators (openapi-python-client) drop an operation that repeats one.
+#[test]
+fn no_operation_repeats_a_parameter() {
+    let doc = doc();
+    let mut repeated = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(params) = op["parameters"].as_array() else {
+                continue;
+            };
+            let mut seen = BTreeSet::new();
+            for p in params {
+                let p = match p["$ref"].as_str() {
+                    Some(r) => {
+                        let name = r.rsplit('/').next().unwrap();
+                        &doc["components"]["parameters"][name]
+                    }
+                    None => p,
+                };
+                let key = (
+                    p["name"].as_str().unwrap().to_ascii_lowercase(),
+                    p["in"].as_str().unwrap().to_string(),
+                );
+                if !seen.insert(key.clone()) {
+                    repeated.push(format!("{} {path}: {key:?}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    assert!(repeated.is_empty(), "repeated parameters: {repeated:#?}");
+}
