@@ -10,6 +10,7 @@ mod harness;
 mod identity;
 mod list;
 mod merge;
+mod observability;
 mod paging;
 mod query;
 mod storage;

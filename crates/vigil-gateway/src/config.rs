@@ -38,6 +38,12 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Upstream providers, each bound to one tenant.
     pub providers: Vec<ProviderConfig>,
+    /// `/metrics`: on or off, and an optional scrape token (`[metrics]`).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
+    /// On SIGTERM/ctrl-c: how long in-flight requests and then the write-back worker's current
+    /// delivery may take before the process exits anyway.
+    pub shutdown_grace_ms: u64,
 }
 
 /// Inbound token verification.

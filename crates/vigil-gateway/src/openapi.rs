@@ -141,6 +141,7 @@ the permissions that are enough on their own as alternative security requirement
         routes::identity::root_get_risk_detection,
         routes::health::healthz,
         routes::health::readyz,
+        crate::metrics::scrape,
         openapi_json,
         docs_redirect,
         docs_page,
@@ -163,7 +164,7 @@ the permissions that are enough on their own as alternative security requirement
     tags(
         (name = "alerts", description = "Graph's legacy security alerts (`microsoft.graph.alert`), federated over every provider of the tenant."),
         (name = "identity", description = "Identity Protection (`riskyUsers`, `riskDetections`, beta's legacy `identityRiskEvents`), federated over every identity-risk provider of the tenant; one user known to several providers is one risky user (`vigilSources`)."),
-        (name = "health", description = "Liveness and readiness probes (no token)."),
+        (name = "health", description = "Liveness and readiness probes (no token), Prometheus metrics."),
         (name = "meta", description = "This document and its interactive page (no token)."),
     ),
     modifiers(&Finish),

@@ -20,9 +20,7 @@ use super::{ChangePayload, Settled, SourceSync};
 use crate::state::AppState;
 use chrono::{TimeDelta, Utc};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use vigil_model::Timestamp;
 use vigil_providers::ProviderErrorKind;
@@ -31,10 +29,12 @@ use vigil_store::{Invalidation, NextStep, OutboxClaim, OutboxState, jitter};
 /// Passes running at once in one process.
 const MAX_PASSES: usize = 4;
 
-/// The worker loop; returns when `shutdown` is cancelled.
+/// The worker loop. When `shutdown` is cancelled it starts no new pass and returns once the
+/// running passes are done; dropping it (the shutdown deadline) aborts them, and the rows
+/// they had claimed are claimed again when their lease ends.
 pub async fn run(st: AppState, shutdown: CancellationToken) {
     let poll = Duration::from_millis(st.writeback.config.poll_interval_ms.max(1));
-    let passes = Arc::new(Semaphore::new(MAX_PASSES));
+    let mut passes = tokio::task::JoinSet::new();
     tracing::info!(?poll, "write-back worker started");
     loop {
         tokio::select! {
@@ -42,15 +42,22 @@ pub async fn run(st: AppState, shutdown: CancellationToken) {
             _ = st.writeback.kick.notified() => {}
             _ = tokio::time::sleep(poll) => {}
         }
-        let Ok(permit) = passes.clone().try_acquire_owned() else {
+        while passes.try_join_next().is_some() {}
+        if passes.len() >= MAX_PASSES {
             continue;
-        };
+        }
         let st = st.clone();
-        tokio::spawn(async move {
+        passes.spawn(async move {
             pass(&st).await;
-            drop(permit);
         });
     }
+    if !passes.is_empty() {
+        tracing::info!(
+            passes = passes.len(),
+            "write-back worker finishing its current deliveries"
+        );
+    }
+    while passes.join_next().await.is_some() {}
     tracing::info!("write-back worker stopped");
 }
 
