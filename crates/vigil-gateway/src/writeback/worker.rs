@@ -46,9 +46,9 @@ pub async fn run(st: AppState, shutdown: CancellationToken) {
         if passes.len() >= MAX_PASSES {
             continue;
         }
-        let st = st.clone();
+        let (st, stop) = (st.clone(), shutdown.clone());
         passes.spawn(async move {
-            pass(&st).await;
+            pass_until(&st, &stop).await;
         });
     }
     if !passes.is_empty() {
@@ -63,9 +63,17 @@ pub async fn run(st: AppState, shutdown: CancellationToken) {
 
 /// Claims and delivers everything due now; returns how many rows it settled or deferred.
 pub async fn pass(st: &AppState) -> usize {
+    pass_until(st, &CancellationToken::new()).await
+}
+
+/// [`pass`], claiming no further batch once `stop` is cancelled (the claimed one is delivered).
+async fn pass_until(st: &AppState, stop: &CancellationToken) -> usize {
     let cfg = &st.writeback.config;
     let mut done = 0;
     loop {
+        if stop.is_cancelled() {
+            return done;
+        }
         let claims = match st
             .federation
             .store
