@@ -138,7 +138,13 @@ fn init_tracing() {
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
-        builder.json().init();
+        // One JSON object a line; the fields of the enclosing spans come along (`span` is the
+        // innermost, `spans` all of them), so every line of a request carries its request_id.
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
     } else {
         builder.init();
     }
@@ -224,6 +230,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(d) = demo {
         d.fleet.shutdown().await;
     }
+    tracing::info!("vigil stopped");
     served.map_err(|e| e.to_string())
 }
 

@@ -11,6 +11,7 @@ mod harness;
 mod identity;
 mod list;
 mod merge;
+mod observability;
 mod paging;
 mod query;
 mod storage;

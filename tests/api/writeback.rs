@@ -538,7 +538,7 @@ impl Drop for Gateway {
 }
 
 /// The demo's providers for the fleet, as a TOML config file's `[[providers]]` tables.
-fn providers_toml(fleet: &vigil_mock::MockFleet) -> String {
+pub(crate) fn providers_toml(fleet: &vigil_mock::MockFleet) -> String {
     let mut out = String::new();
     for tenant in fleet.scenario().tenants() {
         let tid = &tenant.id;

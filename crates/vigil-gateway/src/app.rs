@@ -52,6 +52,7 @@ pub fn build_providers(cfg: &Config) -> Result<Vec<Arc<dyn Provider>>, StartErro
 
 /// Builds the state: store connected and migrated, keys loaded, providers built.
 pub async fn build_state(cfg: Config) -> Result<AppState, StartError> {
+    cfg.metrics.bearer_token().map_err(StartError::Config)?;
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = vigil_store::connect(&cfg.database_url()).await?;
     store.migrate().await?;
@@ -91,9 +92,9 @@ pub fn app(state: AppState) -> Router {
     let limits = Arc::new(state.config.limits.clone());
     let cors = crate::limits::cors_layer(&state.config.cors);
     let (verifier, limiter) = (state.verifier.clone(), state.limiter.clone());
-    // Outermost last: security headers → CORS → request ids and Graph error rendering → sizes
-    // and timeouts → authentication → rate limits → panics caught (rendered as Graph errors,
-    // with request ids and security headers) → routes.
+    // Outermost last: security headers → CORS → request ids and Graph error rendering →
+    // metrics and the access log → sizes and timeouts → authentication → rate limits → panics
+    // caught (rendered as Graph errors, with request ids and security headers) → routes.
     let mut router = routes::router()
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -115,6 +116,7 @@ pub fn app(state: AppState) -> Router {
             limits,
             crate::limits::enforce_limits,
         ))
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(axum::middleware::from_fn(request_context));
     if let Some(cors) = cors {
         router = router.layer(cors);
@@ -128,14 +130,50 @@ pub fn app(state: AppState) -> Router {
     router
 }
 
-/// Serves `state` on `listener` until `shutdown` is cancelled.
+/// Serves `state` on `listener` until `shutdown` is cancelled, then shuts down gracefully:
+/// no new connection is accepted, in-flight requests finish, then the background workers stop
+/// after their current delivery. All of it within `shutdown_grace_ms` of the signal; whatever
+/// is still running then is cut (a cut delivery leaves its outbox row pending, claimed under a
+/// lease: it is delivered again once the lease ends, by this process after a restart or by
+/// another replica).
 pub async fn run(
     state: AppState,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    crate::writeback::spawn_background(&state, &shutdown);
+    let grace = Duration::from_millis(state.config.shutdown_grace_ms);
+    // The workers get their own token: they keep delivering while requests drain (a PATCH in
+    // flight waits for its delivery).
+    let workers = CancellationToken::new();
+    let background = crate::writeback::spawn_background(&state, &workers);
+    let deadline = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            tokio::time::Instant::now() + grace
+        })
+    };
     let limits = state.config.limits.clone();
     let app = app(state);
-    crate::limits::serve(listener, app, shutdown, &limits).await
+    let served = crate::limits::serve(listener, app, shutdown.clone(), &limits, grace).await;
+    shutdown.cancel();
+    let deadline = deadline
+        .await
+        .unwrap_or_else(|_| tokio::time::Instant::now());
+    workers.cancel();
+    let mut background = background;
+    let stopped =
+        tokio::time::timeout_at(deadline, futures::future::join_all(background.iter_mut())).await;
+    if stopped.is_err() {
+        tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            "background work still running at the shutdown deadline is cut; \
+             undelivered outbox rows stay pending"
+        );
+        for task in &background {
+            task.abort();
+        }
+    }
+    tracing::info!("gateway stopped");
+    served
 }

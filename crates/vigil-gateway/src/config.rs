@@ -44,6 +44,12 @@ pub struct Config {
     /// Not mistakes, but worth fixing: secrets written in the configuration.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// `/metrics`: on or off, and an optional scrape token (`[metrics]`).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
+    /// On SIGTERM/ctrl-c: how long in-flight requests and then the write-back worker's current
+    /// delivery may take before the process exits anyway.
+    pub shutdown_grace_ms: u64,
 }
 
 /// Inbound token verification.

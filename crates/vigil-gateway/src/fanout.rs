@@ -136,8 +136,9 @@ where
         Self { cache, fetch }
     }
 
-    /// Bytes currently held (approximate; moka applies pending work lazily).
-    pub fn weighted_size(&self) -> u64 {
+    /// Bytes currently held (moka applies inserts and evictions lazily: they are applied first).
+    pub async fn weighted_size(&self) -> u64 {
+        self.cache.run_pending_tasks().await;
         self.cache.weighted_size()
     }
 
@@ -234,7 +235,7 @@ where
             items: 0,
             error: None,
         };
-        match result {
+        let answer = match result {
             Ok(page) => {
                 outcome.items = page.page.items.len();
                 if from_cache {
@@ -252,7 +253,9 @@ where
                 tracing::warn!(provider = %info.name, error = %e, "provider call failed");
                 (None, outcome)
             }
-        }
+        };
+        crate::metrics::provider_call(tenant_id, &answer.1, !bypass);
+        answer
     }
 }
 
@@ -342,11 +345,11 @@ impl AnswerCache {
         }
     }
 
-    /// Bytes currently held (approximate; moka applies pending work lazily).
-    pub fn weighted_size(&self) -> u64 {
-        self.alerts.weighted_size()
-            + self.risky_users.weighted_size()
-            + self.risk_detections.weighted_size()
+    /// Bytes currently held (pending inserts and evictions applied first).
+    pub async fn weighted_size(&self) -> u64 {
+        self.alerts.weighted_size().await
+            + self.risky_users.weighted_size().await
+            + self.risk_detections.weighted_size().await
     }
 
     /// Forgets everything cached for a tenant (after a write), in every collection.

@@ -13,6 +13,7 @@ pub mod fanout;
 pub mod federation;
 pub mod identity;
 pub mod limits;
+pub mod metrics;
 pub mod odata;
 pub mod openapi;
 pub mod routes;

@@ -349,7 +349,9 @@ async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes, BodyError> {
     Ok(buf.freeze())
 }
 
-/// Serves `app` on `listener` until `shutdown` is cancelled, then lets open connections finish.
+/// Serves `app` on `listener` until `shutdown` is cancelled, then stops accepting (the
+/// listener is closed: new connections are refused) and lets open connections finish their
+/// requests for up to `grace`; connections still open then are closed.
 ///
 /// What `axum::serve` does, plus what it cannot be told: a header-read timeout (a client that
 /// trickles its request line and headers is disconnected after `header_read_timeout_ms`, so a
@@ -360,6 +362,7 @@ pub async fn serve(
     app: axum::Router,
     shutdown: tokio_util::sync::CancellationToken,
     cfg: &LimitsConfig,
+    grace: Duration,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
@@ -372,7 +375,9 @@ pub async fn serve(
         .max_buf_size((cfg.max_header_bytes + cfg.max_url_bytes + 4096).max(8192));
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -391,14 +396,29 @@ pub async fn serve(
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let open = connections.len();
+    tracing::info!(
+        open,
+        grace_ms = grace.as_millis() as u64,
+        "no longer accepting connections; finishing in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "connections still busy at the shutdown deadline are closed"
+        );
+    }
+    connections.abort_all();
     Ok(())
 }
 

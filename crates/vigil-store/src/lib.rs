@@ -59,7 +59,7 @@ pub use retry::{NextStep, RetryPolicy, jitter};
 pub use sqlite::SqliteStore;
 pub use types::{
     AlertIndexEntry, AlertSource, ChangeTarget, EnqueuedChange, HistoryRecord, Invalidation,
-    NewChange, OutboxClaim, OutboxEntry, OutboxState, ResolvedAlert,
+    NewChange, OutboxClaim, OutboxEntry, OutboxState, OutboxStats, ResolvedAlert,
 };
 
 /// `last_seen` of an indexed copy is rewritten only when it advances by at least this much.
@@ -246,6 +246,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         state: OutboxState,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Rows per state across every tenant and the oldest pending row's creation time: one
+    /// grouped query, for metrics scrapes (the worker's cross-tenant view, like
+    /// [`Store::claim_due`]; no row content is read).
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
 
     /// Moves a dead-lettered row of the tenant back to pending, due at `now`, with its
     /// attempts and age reset. `false` when there is no such dead row.

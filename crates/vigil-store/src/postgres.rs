@@ -26,8 +26,8 @@ use crate::migrations::{self, POSTGRES};
 use crate::{
     AlertIndexEntry, AlertSource, Engine, EnqueuedChange, HistoryRecord, INVALIDATION_BUFFER,
     Invalidation, LAST_SEEN_RESOLUTION, NewChange, OutboxClaim, OutboxEntry, OutboxState,
-    ResolvedAlert, Store, StoreError, check_expected_changes, check_targets, dedup_entries,
-    pick_resolved,
+    OutboxStats, ResolvedAlert, Store, StoreError, check_expected_changes, check_targets,
+    dedup_entries, pick_resolved,
 };
 
 /// The NOTIFY channel for cache invalidation; the payload is the tenant id.
@@ -607,6 +607,24 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(outbox_entry).collect()
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox GROUP BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stats = OutboxStats::default();
+        for row in &rows {
+            let state: String = row.try_get("state")?;
+            stats.add(
+                OutboxState::parse(&state)?,
+                row.try_get("n")?,
+                row.try_get("oldest")?,
+            );
+        }
+        Ok(stats)
     }
 
     async fn redrive(

@@ -29,8 +29,8 @@ use crate::migrations::{self, SQLITE};
 use crate::{
     AlertIndexEntry, AlertSource, Constraint, Engine, EnqueuedChange, HistoryRecord,
     INVALIDATION_BUFFER, Invalidation, LAST_SEEN_RESOLUTION, NewChange, OutboxClaim, OutboxEntry,
-    OutboxState, ResolvedAlert, Store, StoreError, check_expected_changes, check_targets,
-    dedup_entries, pick_resolved,
+    OutboxState, OutboxStats, ResolvedAlert, Store, StoreError, check_expected_changes,
+    check_targets, dedup_entries, pick_resolved,
 };
 
 /// SQLite's default cap on bound parameters per statement (since 3.32; the bundled
@@ -571,6 +571,25 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(outbox_entry).collect()
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox GROUP BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stats = OutboxStats::default();
+        for row in &rows {
+            let state: String = row.try_get("state")?;
+            let oldest: Option<i64> = row.try_get("oldest")?;
+            stats.add(
+                OutboxState::parse(&state)?,
+                row.try_get("n")?,
+                oldest.map(from_micros).transpose()?,
+            );
+        }
+        Ok(stats)
     }
 
     async fn redrive(

@@ -118,6 +118,31 @@ impl OutboxState {
     }
 }
 
+/// Outbox rows by state across every tenant, and the creation time of the oldest pending
+/// row (for metrics: how much is waiting and for how long).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub pending: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    pub oldest_pending_created_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxStats {
+    /// Adds one `(state, count, oldest created_at)` row of the grouped query.
+    pub(crate) fn add(&mut self, state: OutboxState, count: i64, oldest: Option<DateTime<Utc>>) {
+        let n = u64::try_from(count).unwrap_or(0);
+        match state {
+            OutboxState::Pending => {
+                self.pending = n;
+                self.oldest_pending_created_at = oldest;
+            }
+            OutboxState::Delivered => self.delivered = n,
+            OutboxState::Dead => self.dead = n,
+        }
+    }
+}
+
 /// An outbox row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEntry {

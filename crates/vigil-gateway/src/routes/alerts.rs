@@ -547,6 +547,7 @@ pub async fn fetch_one(
                 o.error = Some(format!("no answer within {:?}", fed.timeout));
             }
         }
+        crate::metrics::provider_call(tenant_id, &o, false);
         outcomes.push(o);
     }
     if found.is_empty() {

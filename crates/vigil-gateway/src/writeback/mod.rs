@@ -990,11 +990,22 @@ pub fn accepted_body(s: &Submitted) -> Value {
 
 /// Starts the delivery worker (when configured) and the cache-invalidation listener; both stop
 /// when `shutdown` is cancelled.
-pub fn spawn_background(st: &AppState, shutdown: &CancellationToken) {
+///
+/// Returns the tasks, which end after `shutdown` is cancelled (the worker once its current
+/// deliveries are done).
+pub fn spawn_background(
+    st: &AppState,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
     if st.writeback.config.worker {
-        tokio::spawn(worker::run(st.clone(), shutdown.clone()));
+        tasks.push(tokio::spawn(worker::run(st.clone(), shutdown.clone())));
     }
-    tokio::spawn(worker::listen_invalidations(st.clone(), shutdown.clone()));
+    tasks.push(tokio::spawn(worker::listen_invalidations(
+        st.clone(),
+        shutdown.clone(),
+    )));
+    tasks
 }
 
 /// Parses `If-Match` into its entity tags.

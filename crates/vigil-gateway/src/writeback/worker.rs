@@ -20,9 +20,7 @@ use super::{ChangePayload, Settled, SourceSync};
 use crate::state::AppState;
 use chrono::{TimeDelta, Utc};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use vigil_model::Timestamp;
 use vigil_providers::ProviderErrorKind;
@@ -31,10 +29,12 @@ use vigil_store::{Invalidation, NextStep, OutboxClaim, OutboxState, jitter};
 /// Passes running at once in one process.
 const MAX_PASSES: usize = 4;
 
-/// The worker loop; returns when `shutdown` is cancelled.
+/// The worker loop. When `shutdown` is cancelled it starts no new pass and returns once the
+/// running passes are done; dropping it (the shutdown deadline) aborts them, and the rows
+/// they had claimed are claimed again when their lease ends.
 pub async fn run(st: AppState, shutdown: CancellationToken) {
     let poll = Duration::from_millis(st.writeback.config.poll_interval_ms.max(1));
-    let passes = Arc::new(Semaphore::new(MAX_PASSES));
+    let mut passes = tokio::task::JoinSet::new();
     tracing::info!(?poll, "write-back worker started");
     loop {
         tokio::select! {
@@ -42,23 +42,38 @@ pub async fn run(st: AppState, shutdown: CancellationToken) {
             _ = st.writeback.kick.notified() => {}
             _ = tokio::time::sleep(poll) => {}
         }
-        let Ok(permit) = passes.clone().try_acquire_owned() else {
+        while passes.try_join_next().is_some() {}
+        if passes.len() >= MAX_PASSES {
             continue;
-        };
-        let st = st.clone();
-        tokio::spawn(async move {
-            pass(&st).await;
-            drop(permit);
+        }
+        let (st, stop) = (st.clone(), shutdown.clone());
+        passes.spawn(async move {
+            pass_until(&st, &stop).await;
         });
     }
+    if !passes.is_empty() {
+        tracing::info!(
+            passes = passes.len(),
+            "write-back worker finishing its current deliveries"
+        );
+    }
+    while passes.join_next().await.is_some() {}
     tracing::info!("write-back worker stopped");
 }
 
 /// Claims and delivers everything due now; returns how many rows it settled or deferred.
 pub async fn pass(st: &AppState) -> usize {
+    pass_until(st, &CancellationToken::new()).await
+}
+
+/// [`pass`], claiming no further batch once `stop` is cancelled (the claimed one is delivered).
+async fn pass_until(st: &AppState, stop: &CancellationToken) -> usize {
     let cfg = &st.writeback.config;
     let mut done = 0;
     loop {
+        if stop.is_cancelled() {
+            return done;
+        }
         let claims = match st
             .federation
             .store

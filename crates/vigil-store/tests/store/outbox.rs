@@ -7,7 +7,7 @@ use serde_json::json;
 use vigil_model::alert::AlertHistoryState;
 use vigil_model::{AlertFeedback, AlertStatus, Timestamp};
 use vigil_store::{
-    AlertSource, ChangeTarget, Constraint, NewChange, OutboxState, Store, StoreError,
+    AlertSource, ChangeTarget, Constraint, NewChange, OutboxState, OutboxStats, Store, StoreError,
 };
 
 use crate::harness::{TestDb, at, entry, t0, tenant};
@@ -21,6 +21,7 @@ conformance!(
     an_expired_lease_passes_the_row_on,
     concurrent_claims_never_share_a_row,
     outbox_is_per_tenant,
+    outbox_stats_count_every_tenant_by_state,
 );
 
 fn resolved_by(user: &str, seconds: i64) -> AlertHistoryState {
@@ -477,4 +478,58 @@ async fn outbox_is_per_tenant(db: TestDb) {
         1
     );
     assert_eq!(store.history(&a, "u1").await.unwrap().len(), 1);
+}
+
+async fn outbox_stats_count_every_tenant_by_state(db: TestDb) {
+    let store = db.migrated().await;
+    assert_eq!(store.outbox_stats().await.unwrap(), OutboxStats::default());
+    let (t1, t2) = (tenant(), tenant());
+    for t in [&t1, &t2] {
+        store
+            .index_alerts(t, &[entry("u1", "graph", "g-1"), entry("u1", "edr", "e-1")])
+            .await
+            .unwrap();
+    }
+    let lease = TimeDelta::seconds(30);
+    // t1 at 5 s: two rows; t2 at 10 s: two rows
+    store
+        .enqueue_change(
+            &change(&t1, "u1", &[("graph", "g-1"), ("edr", "e-1")]),
+            at(5),
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue_change(
+            &change(&t2, "u1", &[("graph", "g-1"), ("edr", "e-1")]),
+            at(10),
+        )
+        .await
+        .unwrap();
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.delivered, stats.dead), (4, 0, 0));
+    assert_eq!(stats.oldest_pending_created_at, Some(at(5)));
+
+    // t1's rows settle (one delivered, one dead): the oldest pending row is now t2's, and a
+    // claimed row still counts as pending (it is not delivered until it is settled)
+    let claims = store.claim_due(at(5), 2, lease).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    assert!(claims.iter().all(|c| c.entry.tenant_id == t1));
+    assert!(
+        store
+            .mark_delivered(claims[0].entry.id, claims[0].token, at(6))
+            .await
+            .unwrap()
+    );
+    let claimed = store.outbox_stats().await.unwrap();
+    assert_eq!((claimed.pending, claimed.delivered), (3, 1));
+    assert!(
+        store
+            .dead_letter(claims[1].entry.id, claims[1].token, "gone", at(6))
+            .await
+            .unwrap()
+    );
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.delivered, stats.dead), (2, 1, 1));
+    assert_eq!(stats.oldest_pending_created_at, Some(at(10)));
 }
