@@ -79,6 +79,69 @@ pub struct TestEnv {
     gateway: Option<Gateway>,
     config: vigil_gateway::Config,
     data_dir: PathBuf,
+    /// The PostgreSQL schema of [`TestEnv::start_on_postgres`], dropped after everything else.
+    pg_schema: Option<PgSchema>,
+}
+
+/// The variable naming the PostgreSQL server of the PostgreSQL variants of the tests.
+pub const POSTGRES_VAR: &str = "VIGIL_TEST_POSTGRES_URL";
+
+/// A fresh schema on the test server, dropped (with everything in it) on drop.
+pub struct PgSchema {
+    base: String,
+    name: String,
+}
+
+impl PgSchema {
+    /// `None` (and a note) without [`POSTGRES_VAR`]; CI must set it.
+    pub async fn create() -> Option<Self> {
+        let Ok(base) = std::env::var(POSTGRES_VAR) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set {POSTGRES_VAR}: the PostgreSQL variants must run"
+            );
+            eprintln!("SKIPPED: PostgreSQL variant (set {POSTGRES_VAR})");
+            return None;
+        };
+        let name = format!("vigil_e2e_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("connect to VIGIL_TEST_POSTGRES_URL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{name}\"")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        Some(Self { base, name })
+    }
+
+    /// The database URL whose connections use this schema.
+    pub fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options[search_path]={}", self.base, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: clean up on a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let admin = sqlx::PgPool::connect(&base).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
+                )))
+                .execute(&admin)
+                .await
+            })
+        })
+        .join();
+    }
 }
 
 /// Knobs for one environment.
@@ -141,7 +204,20 @@ impl TestEnv {
             gateway: Some(gateway),
             config: cfg,
             data_dir,
+            pg_schema: None,
         }
+    }
+
+    /// [`TestEnv::start`] on a fresh PostgreSQL schema; `None` when no server is configured.
+    pub async fn start_on_postgres() -> Option<Self> {
+        let schema = PgSchema::create().await?;
+        let mut env = Self::start_with(EnvOptions {
+            database_url: Some(schema.url()),
+            ..EnvOptions::default()
+        })
+        .await;
+        env.pg_schema = Some(schema);
+        Some(env)
     }
 
     /// Stops the gateway and starts a fresh process-equivalent on the same data directory and

@@ -403,17 +403,20 @@ async fn metrics_count_requests_provider_calls_cache_outbox_and_throttling() {
         .unwrap();
     assert_eq!(resp.status(), 202);
 
-    // Another app of the tenant spends its budget (20) on authenticated health probes.
+    // Another app of the tenant spends its budget (20) on a count (cheap once cached; probes
+    // would not do, they are never limited).
     let burner = token(&dir, CONTOSO, "burner-app", RW);
-    let mut throttled = 0;
-    for _ in 0..30 {
-        let resp = client
-            .get(format!("{}/healthz", gw.base))
+    // all at once, so the budget cannot refill meanwhile
+    let statuses = futures::future::join_all((0..30).map(|_| {
+        client
+            .get(format!("{}/v1.0/security/alerts/$count", gw.base))
             .bearer_auth(&burner)
             .send()
-            .await
-            .unwrap();
-        match resp.status().as_u16() {
+    }))
+    .await;
+    let mut throttled = 0;
+    for resp in statuses {
+        match resp.unwrap().status().as_u16() {
             200 => {}
             429 => throttled += 1,
             s => panic!("unexpected {s}"),
@@ -473,7 +476,7 @@ async fn metrics_count_requests_provider_calls_cache_outbox_and_throttling() {
         Some(1.0)
     );
     assert_eq!(
-        http("/healthz", "GET", "429"),
+        http("/v1.0/security/alerts/$count", "GET", "429"),
         Some(f64::from(throttled)),
         "throttled requests are counted under their route"
     );

@@ -8,6 +8,19 @@ use vigil_mock::{Faults, ProviderKind};
 
 const RW: &[&str] = &["SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"];
 
+/// Every flow below runs on SQLite and on PostgreSQL (skipped, saying so, without
+/// `VIGIL_TEST_POSTGRES_URL`; required in CI).
+on_both_engines!(
+    patch_reaches_every_provider_and_reads_back,
+    bad_patches_are_graph_errors,
+    a_provider_down_gets_202_then_the_worker_delivers,
+    a_connection_label_is_routed_by_each_copys_own_vendor_information,
+    stale_if_match_is_412,
+    concurrent_patches_leave_every_provider_with_the_later_change,
+    update_alerts_is_beta_bulk,
+    drift_in_a_product_console_is_shown_and_the_newest_change_wins,
+);
+
 /// A unified alert with a copy at every provider: (unified id, [(provider, provider id)], vendor
 /// information of one source).
 async fn alert_with_all_sources(
@@ -114,9 +127,7 @@ async fn settled(env: &TestEnv, tenant: &str, id: &str, within: Duration) -> Val
     }
 }
 
-#[tokio::test]
-async fn patch_reaches_every_provider_and_reads_back() {
-    let env = TestEnv::start().await;
+async fn patch_reaches_every_provider_and_reads_back(env: TestEnv) {
     let (id, sources, vi) = alert_with_all_sources(&env, CONTOSO).await;
     // prime the cache with a list, so that a stale page would show after the write
     let _ = env.get(CONTOSO, "/v1.0/security/alerts?$top=50").await;
@@ -194,9 +205,7 @@ async fn patch_reaches_every_provider_and_reads_back() {
     assert_eq!(n, 1, "{comments:?}");
 }
 
-#[tokio::test]
-async fn bad_patches_are_graph_errors() {
-    let env = TestEnv::start().await;
+async fn bad_patches_are_graph_errors(env: TestEnv) {
     let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
     let cases: Vec<(Value, u16, &str)> = vec![
         (json!({"status": "resolved"}), 400, "vendorInformation"),
@@ -282,9 +291,7 @@ async fn bad_patches_are_graph_errors() {
     }
 }
 
-#[tokio::test]
-async fn a_provider_down_gets_202_then_the_worker_delivers() {
-    let env = TestEnv::start().await;
+async fn a_provider_down_gets_202_then_the_worker_delivers(env: TestEnv) {
     let (id, sources, vi) = alert_with_all_sources(&env, CONTOSO).await;
     let falcon = env.fleet.get(ProviderKind::Falcon);
     falcon.set_faults(Faults {
@@ -352,9 +359,7 @@ async fn a_provider_down_gets_202_then_the_worker_delivers() {
     }
 }
 
-#[tokio::test]
-async fn a_connection_label_is_routed_by_each_copys_own_vendor_information() {
-    let env = TestEnv::start().await;
+async fn a_connection_label_is_routed_by_each_copys_own_vendor_information(env: TestEnv) {
     let (id, sources, _) = alert_with_all_sources(&env, CONTOSO).await;
     let (alert, _) = get_alert(&env, CONTOSO, &id).await;
     let graph_copy = alert["vigilSources"]
@@ -391,9 +396,7 @@ async fn a_connection_label_is_routed_by_each_copys_own_vendor_information() {
     }
 }
 
-#[tokio::test]
-async fn stale_if_match_is_412() {
-    let env = TestEnv::start().await;
+async fn stale_if_match_is_412(env: TestEnv) {
     let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
     let (_, etag) = get_alert(&env, CONTOSO, &id).await;
     let etag = etag.unwrap();
@@ -424,9 +427,7 @@ async fn stale_if_match_is_412() {
     assert_eq!(resp.status(), 204);
 }
 
-#[tokio::test]
-async fn concurrent_patches_leave_every_provider_with_the_later_change() {
-    let env = TestEnv::start().await;
+async fn concurrent_patches_leave_every_provider_with_the_later_change(env: TestEnv) {
     let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
     for round in 0..3 {
         let a = json!({"status": "inProgress", "assignedTo": format!("a{round}@contoso.com"), "vendorInformation": vi});
@@ -451,9 +452,7 @@ async fn concurrent_patches_leave_every_provider_with_the_later_change() {
     }
 }
 
-#[tokio::test]
-async fn update_alerts_is_beta_bulk() {
-    let env = TestEnv::start().await;
+async fn update_alerts_is_beta_bulk(env: TestEnv) {
     let (id, sources, vi) = alert_with_all_sources(&env, CONTOSO).await;
     let mut item = json!({"id": id, "status": "resolved", "feedback": "falsePositive", "vendorInformation": vi});
     let resp = env
@@ -578,6 +577,19 @@ pub(crate) fn providers_toml(fleet: &vigil_mock::MockFleet) -> String {
 
 #[tokio::test]
 async fn nothing_is_lost_when_the_process_is_killed_mid_delivery() {
+    killed_mid_delivery(None).await;
+}
+
+#[tokio::test]
+async fn nothing_is_lost_when_the_process_is_killed_mid_delivery_on_postgres() {
+    if let Some(schema) = PgSchema::create().await {
+        killed_mid_delivery(Some(schema.url())).await;
+    }
+}
+
+/// The real binary, killed with SIGKILL while it delivers to three providers (two of them
+/// down); restarted; the providers come back; every change reaches every provider.
+async fn killed_mid_delivery(database_url: Option<String>) {
     let fleet = vigil_mock::MockFleet::start(vigil_mock::MockConfig {
         alerts_per_tenant: 60,
         ..vigil_mock::MockConfig::default()
@@ -594,8 +606,9 @@ async fn nothing_is_lost_when_the_process_is_killed_mid_delivery() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n\n[auth]\nmode = \"hs256\"\n\n[federation]\nprovider_timeout_ms = 4000\n\n[writeback]\npoll_interval_ms = 200\nlease_secs = 2\nbackoff_base_ms = 200\nbackoff_max_secs = 1\n{}",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\ndatabase_url = \"{}\"\n\n[auth]\nmode = \"hs256\"\n\n[federation]\nprovider_timeout_ms = 4000\n\n[writeback]\npoll_interval_ms = 200\nlease_secs = 2\nbackoff_base_ms = 200\nbackoff_max_secs = 1\n{}",
             dir.display(),
+            database_url.as_deref().unwrap_or_default(),
             providers_toml(&fleet)
         ),
     )
@@ -1024,9 +1037,7 @@ async fn two_gateways_on_postgres_share_outbox_and_cache_invalidation() {
 
 /// Someone changes a copy in the product's own console after Vigil's change: the alert shows
 /// the drift, and (default policy: newest wins) the console's value reaches every copy.
-#[tokio::test]
-async fn drift_in_a_product_console_is_shown_and_the_newest_change_wins() {
-    let env = TestEnv::start().await;
+async fn drift_in_a_product_console_is_shown_and_the_newest_change_wins(env: TestEnv) {
     let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
     let resp = patch(
         &env,
