@@ -8,8 +8,8 @@ use vigil_mock::{Faults, ProviderKind};
 
 const RW: &[&str] = &["SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"];
 
-/// Every flow below runs on SQLite and on PostgreSQL (skipped, saying so, without
-/// `VIGIL_TEST_POSTGRES_URL`; required in CI).
+// Every flow below runs on SQLite and on PostgreSQL (skipped, saying so, without
+// `VIGIL_TEST_POSTGRES_URL`; required in CI).
 on_both_engines!(
     patch_reaches_every_provider_and_reads_back,
     bad_patches_are_graph_errors,
