@@ -559,17 +559,15 @@ where
     F: Fn(Arc<dyn Provider>, String) -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, vigil_providers::ProviderError>>,
 {
+    let call = &call;
     let calls = targets.into_iter().map(|(p, id)| {
-        let fut = call(p.clone(), id.clone());
         async move {
             let started = std::time::Instant::now();
-            let r = match tokio::time::timeout(fed.timeout, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(vigil_providers::ProviderError::new(
-                    p.info().name.clone(),
-                    ProviderErrorKind::Timeout(fed.timeout),
-                )),
-            };
+            let r = fed
+                .cache
+                .resilience
+                .call(p.info(), fed.timeout, true, || call(p.clone(), id.clone()))
+                .await;
             let mut o = ProviderOutcome::answered(p.as_ref(), started.elapsed());
             match &r {
                 Ok(Some(_)) => o.items = 1,

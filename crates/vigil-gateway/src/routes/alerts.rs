@@ -73,7 +73,7 @@ fn parse_list(
 }
 
 pub(crate) fn warning_headers(headers: &mut HeaderMap, outcomes: &[ProviderOutcome]) {
-    for o in outcomes.iter().filter(|o| o.failed()) {
+    for o in outcomes.iter().filter(|o| o.failed() || o.is_stale()) {
         if let Ok(v) = HeaderValue::from_str(&o.warning()) {
             headers.append(header::WARNING, v);
         }
@@ -447,7 +447,11 @@ pub async fn fetch_one(
     };
     let calls = targets.into_iter().map(|(p, pid)| async move {
         let started = std::time::Instant::now();
-        let r = tokio::time::timeout(fed.timeout, p.get_alert(&pid)).await;
+        let r = fed
+            .cache
+            .resilience
+            .call(p.info(), fed.timeout, true, || p.get_alert(&pid))
+            .await;
         (p, r, started.elapsed())
     });
     let mut outcomes = Vec::new();
@@ -467,25 +471,16 @@ pub async fn fetch_one(
             error: None,
         };
         match r {
-            Ok(Ok(Some(a))) => {
+            Ok(Some(a)) => {
                 o.items = 1;
                 found.push(SourcedAlert {
                     provider: info.name.clone(),
                     alert: a,
                 });
             }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) if matches!(e.kind, vigil_providers::ProviderErrorKind::NotFound) => {}
-            Ok(Err(e)) => {
-                o.state = "error";
-                o.status = e.warning_status();
-                o.error = Some(e.kind.to_string());
-            }
-            Err(_) => {
-                o.state = "timeout";
-                o.status = 504;
-                o.error = Some(format!("no answer within {:?}", fed.timeout));
-            }
+            Ok(None) => {}
+            Err(e) if matches!(e.kind, vigil_providers::ProviderErrorKind::NotFound) => {}
+            Err(e) => o.record_failure(&e),
         }
         outcomes.push(o);
     }

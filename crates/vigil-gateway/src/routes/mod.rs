@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod alerts_write;
 pub mod health;
 pub mod identity;
+pub mod providers;
 
 use crate::error::ApiError;
 use crate::odata::ApiVersion;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(crate::openapi::router())
         .merge(alerts_write::admin_router())
+        .merge(providers::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
