@@ -12,6 +12,7 @@ mod list;
 mod merge;
 mod paging;
 mod query;
+mod resilience;
 mod storage;
 mod tenancy;
 mod tenancy_security;
