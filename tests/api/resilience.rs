@@ -111,7 +111,10 @@ async fn the_circuit_opens_refuses_unsent_probes_once_and_closes() {
         assert_eq!(status, 206);
         let st = status_of(&body, &falcon(&env));
         assert_eq!(st["status"], 503, "{st}");
-        assert!(st["error"].as_str().unwrap().contains("circuit open"), "{st}");
+        assert!(
+            st["error"].as_str().unwrap().contains("circuit open"),
+            "{st}"
+        );
         assert!(took < Duration::from_millis(1000), "{took:?}");
     }
     assert_eq!(falcon_calls(&env), 0, "an open circuit sends nothing");
@@ -124,7 +127,11 @@ async fn the_circuit_opens_refuses_unsent_probes_once_and_closes() {
     assert_eq!(falcon_calls(&env), 1, "exactly one probe");
     let (_, body, _) = list(&env).await;
     assert_eq!(status_of(&body, &falcon(&env))["status"], 503);
-    assert_eq!(falcon_calls(&env), 1, "the failed probe re-opened the circuit");
+    assert_eq!(
+        falcon_calls(&env),
+        1,
+        "the failed probe re-opened the circuit"
+    );
 
     // Half-open with the provider back (and slow, so every caller arrives while the probe is
     // out): exactly one probe among concurrent callers, and it closes the circuit.
@@ -225,8 +232,15 @@ async fn retry_after_is_honoured_without_calling() {
     assert_eq!(status, 206);
     let st = status_of(&body, &falcon(&env));
     assert_eq!(st["status"], 429, "{st}");
-    assert!(st["error"].as_str().unwrap().contains("Retry-After"), "{st}");
-    assert_eq!(falcon_calls(&env), 1, "not asked while its Retry-After runs");
+    assert!(
+        st["error"].as_str().unwrap().contains("Retry-After"),
+        "{st}"
+    );
+    assert_eq!(
+        falcon_calls(&env),
+        1,
+        "not asked while its Retry-After runs"
+    );
     assert!(falcon_row(&env).await["throttledForMs"].as_u64().is_some());
     // After the wait it is asked again.
     let left = Duration::from_millis(3100).saturating_sub(throttled_at.elapsed());
@@ -322,8 +336,17 @@ async fn the_operator_route_lists_every_provider_for_admins_only() {
     let env = env_with(json!({})).await;
     let url = format!("{}/vigil/admin/providers", env.base);
     // A reader, and a delegated scope named like the app role: both refused.
-    for token in [env.token(CONTOSO), env.token_with(CONTOSO, &["Vigil.Admin"])] {
-        let resp = env.client.get(&url).bearer_auth(token).send().await.unwrap();
+    for token in [
+        env.token(CONTOSO),
+        env.token_with(CONTOSO, &["Vigil.Admin"]),
+    ] {
+        let resp = env
+            .client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         expect_graph_error(resp, 403, "Forbidden").await;
     }
     let admin = env.admin_token(CONTOSO);
@@ -339,7 +362,10 @@ async fn the_operator_route_lists_every_provider_for_admins_only() {
         .unwrap();
     let rows = before["value"].as_array().unwrap();
     assert_eq!(rows.len(), 3, "{before}");
-    assert!(rows.iter().all(|r| r["health"] == "unknown" && r["cacheAgeMs"].is_null()));
+    assert!(
+        rows.iter()
+            .all(|r| r["health"] == "unknown" && r["cacheAgeMs"].is_null())
+    );
     env.get_json(CONTOSO, LIST, 200).await;
     let after: Value = env
         .client
@@ -360,7 +386,10 @@ async fn the_operator_route_lists_every_provider_for_admins_only() {
             .find(|r| r["name"] == name.as_str())
             .unwrap();
         assert_eq!(row["kind"], kind.as_str(), "{row}");
-        assert!(row["vendor"].is_string() && row["product"].is_string(), "{row}");
+        assert!(
+            row["vendor"].is_string() && row["product"].is_string(),
+            "{row}"
+        );
         assert_eq!(row["health"], "healthy", "{row}");
         assert_eq!(row["circuit"], "closed", "{row}");
         for p in ["latencyP50Ms", "latencyP95Ms", "latencyP99Ms", "cacheAgeMs"] {

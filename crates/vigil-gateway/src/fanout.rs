@@ -23,6 +23,7 @@
 //! there, so the answer stays `200`, and the stale provider is named. A write invalidates it
 //! like the cache.
 
+use crate::resilience::Resilience;
 use futures::future::BoxFuture;
 use moka::future::Cache;
 use serde::Serialize;
@@ -30,7 +31,6 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vigil_model::{Alert, RiskDetection, RiskyUser};
-use crate::resilience::Resilience;
 use vigil_providers::{ListRequest, Page, Provider, ProviderError, ProviderErrorKind};
 
 /// The key of one cached provider answer.

@@ -591,10 +591,7 @@ impl Resilience {
             last_error: s.last_error.as_ref().map(|(e, _)| e.clone()),
             last_error_date_time: s.last_error.as_ref().map(|(_, t)| rfc3339(*t)),
             last_success_date_time: s.last_success.map(rfc3339),
-            throttled_for_ms: s
-                .throttled_until
-                .filter(|u| *u > now)
-                .map(|u| ms(u - now)),
+            throttled_for_ms: s.throttled_until.filter(|u| *u > now).map(|u| ms(u - now)),
             in_flight,
         }
     }
@@ -622,7 +619,10 @@ mod tests {
         assert_eq!(b.admit(t0), Ok(Admission::Normal));
         b.failure(t0);
         assert_eq!(b.circuit(t0), Circuit::Open);
-        assert_eq!(b.admit(t0 + Duration::from_secs(10)), Err(Duration::from_secs(20)));
+        assert_eq!(
+            b.admit(t0 + Duration::from_secs(10)),
+            Err(Duration::from_secs(20))
+        );
     }
 
     #[test]
@@ -685,7 +685,9 @@ mod tests {
         })));
         assert!(is_outage(&e(ProviderErrorKind::BodyTooLarge { limit: 1 })));
         assert!(!is_outage(&e(ProviderErrorKind::NotFound)));
-        assert!(!is_outage(&e(ProviderErrorKind::Throttled { retry_after: None })));
+        assert!(!is_outage(&e(ProviderErrorKind::Throttled {
+            retry_after: None
+        })));
         assert!(!is_outage(&e(ProviderErrorKind::Upstream {
             status: 400,
             message: String::new()
@@ -749,7 +751,10 @@ mod tests {
             .call(&info(), Duration::from_secs(2), true, op)
             .await
             .unwrap_err();
-        assert!(matches!(e.kind, ProviderErrorKind::NotAsked { status: 503, .. }));
+        assert!(matches!(
+            e.kind,
+            ProviderErrorKind::NotAsked { status: 503, .. }
+        ));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
         let snap = r.snapshot(&info());
         assert_eq!(snap.circuit, Circuit::Open);
@@ -800,7 +805,10 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert!(matches!(e.kind, ProviderErrorKind::NotAsked { status: 429, .. }));
+        assert!(matches!(
+            e.kind,
+            ProviderErrorKind::NotAsked { status: 429, .. }
+        ));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
         // A second provider: two tokens, then the budget is spent.
         let mut other = info();

@@ -560,23 +560,21 @@ where
     Fut: std::future::Future<Output = Result<Option<T>, vigil_providers::ProviderError>>,
 {
     let call = &call;
-    let calls = targets.into_iter().map(|(p, id)| {
-        async move {
-            let started = std::time::Instant::now();
-            let r = fed
-                .cache
-                .resilience
-                .call(p.info(), fed.timeout, true, || call(p.clone(), id.clone()))
-                .await;
-            let mut o = ProviderOutcome::answered(p.as_ref(), started.elapsed());
-            match &r {
-                Ok(Some(_)) => o.items = 1,
-                Ok(None) => {}
-                Err(e) if matches!(e.kind, ProviderErrorKind::NotFound) => {}
-                Err(e) => o.record_failure(e),
-            }
-            (p, id, r, o)
+    let calls = targets.into_iter().map(|(p, id)| async move {
+        let started = std::time::Instant::now();
+        let r = fed
+            .cache
+            .resilience
+            .call(p.info(), fed.timeout, true, || call(p.clone(), id.clone()))
+            .await;
+        let mut o = ProviderOutcome::answered(p.as_ref(), started.elapsed());
+        match &r {
+            Ok(Some(_)) => o.items = 1,
+            Ok(None) => {}
+            Err(e) if matches!(e.kind, ProviderErrorKind::NotFound) => {}
+            Err(e) => o.record_failure(e),
         }
+        (p, id, r, o)
     });
     futures::future::join_all(calls).await
 }

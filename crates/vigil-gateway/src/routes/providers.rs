@@ -51,9 +51,7 @@ pub struct ProviderRows {
 fn health_of(s: &GuardSnapshot) -> &'static str {
     match s.circuit {
         Circuit::Open | Circuit::HalfOpen => "down",
-        Circuit::Closed if s.consecutive_failures > 0 || s.throttled_for_ms.is_some() => {
-            "degraded"
-        }
+        Circuit::Closed if s.consecutive_failures > 0 || s.throttled_for_ms.is_some() => "degraded",
         Circuit::Closed if s.last_success_date_time.is_some() => "healthy",
         // Called, and its last calls were refusals or unremarkable failures.
         Circuit::Closed if s.calls > 0 && s.last_error.is_some() => "degraded",
