@@ -16,6 +16,10 @@ use vigil_mock::MockConfig;
 
 const TIMEOUT_MS: u64 = 2000;
 const LIST: &str = "/v1.0/security/alerts?$top=1000";
+/// No second try past the deadline: well under two timeouts. (The tight timeout + 10% bound
+/// is the fault suite's, which runs with a longer timeout to leave the margin for a loaded
+/// machine.)
+const WITHIN: Duration = Duration::from_millis(TIMEOUT_MS * 3 / 2);
 
 async fn env_with(resilience: Value) -> TestEnv {
     TestEnv::start_with(EnvOptions {
@@ -190,7 +194,7 @@ async fn a_fast_failure_is_retried_exactly_once_and_only_when_the_deadline_allow
     let (_, body, took) = list(&env).await;
     assert_eq!(status_of(&body, &falcon(&env))["status"], 502);
     assert_eq!(falcon_calls(&env), 1, "no retry past the deadline");
-    assert!(took < Duration::from_millis(TIMEOUT_MS + TIMEOUT_MS / 10));
+    assert!(took < WITHIN, "{took:?}");
 
     // A timeout used the deadline up: not retried.
     env.set_faults(
@@ -204,7 +208,7 @@ async fn a_fast_failure_is_retried_exactly_once_and_only_when_the_deadline_allow
     let (_, body, took) = list(&env).await;
     assert_eq!(status_of(&body, &falcon(&env))["status"], 504);
     assert_eq!(falcon_calls(&env), 1);
-    assert!(took < Duration::from_millis(TIMEOUT_MS + TIMEOUT_MS / 10));
+    assert!(took < WITHIN, "{took:?}");
     let row = falcon_row(&env).await;
     assert_eq!(row["retries"], 1, "{row}");
 }
