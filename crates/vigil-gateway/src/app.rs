@@ -63,7 +63,11 @@ pub async fn build_state(cfg: Config) -> Result<AppState, StartError> {
         cache: AnswerCache::new(
             Duration::from_secs(cfg.cache.ttl_secs),
             cfg.cache.max_bytes,
-            Arc::new(crate::resilience::Resilience::new(cfg.resilience.clone())),
+            Arc::new(
+                crate::resilience::Resilience::new(cfg.resilience.clone()).with_provider_timeout(
+                    Duration::from_millis(cfg.federation.provider_timeout_ms),
+                ),
+            ),
         ),
         store,
         rule: cfg.federation.fingerprint.clone(),

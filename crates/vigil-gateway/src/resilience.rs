@@ -27,6 +27,11 @@
 //! operator view ([`Resilience::snapshot`]): recent latencies, last error, circuit state.
 //!
 //! Writes (`update_alert`) do not go through here: the outbox retries them with its own backoff.
+//!
+//! A follow-up round within one request (the risk join after the alert fan-out) takes its
+//! deadline from [`follow_up_budget`], so that one slow provider does not make the answer wait
+//! two timeouts; a timeout under such a shortened deadline says nothing about the provider and
+//! does not count toward its circuit.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -290,9 +295,39 @@ pub struct GuardSnapshot {
     pub in_flight: usize,
 }
 
+tokio::task_local! {
+    static REQUEST_STARTED: Instant;
+}
+
+/// Middleware: records when the request started, for [`follow_up_budget`].
+pub async fn request_clock(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    REQUEST_STARTED.scope(Instant::now(), next.run(req)).await
+}
+
+/// The deadline of a provider round that follows another in the same request: what is left of
+/// `timeout` since the request started, at least a twentieth of it; the whole `timeout` when
+/// little of it has passed (the round is the request's first) or outside a request.
+pub fn follow_up_budget(timeout: Duration) -> Duration {
+    REQUEST_STARTED
+        .try_with(|started| {
+            let spent = started.elapsed();
+            if spent < timeout / 10 {
+                timeout
+            } else {
+                timeout.saturating_sub(spent).max(timeout / 20)
+            }
+        })
+        .unwrap_or(timeout)
+}
+
 /// Every provider's protection state, keyed by (tenant, provider instance).
 pub struct Resilience {
     cfg: ResilienceConfig,
+    /// The configured provider timeout: a timeout under a shorter deadline is not an outage.
+    provider_timeout: Duration,
     guards: Mutex<HashMap<(String, String), Arc<Guard>>>,
     jitter: std::collections::hash_map::RandomState,
 }
@@ -333,9 +368,16 @@ impl Resilience {
     pub fn new(cfg: ResilienceConfig) -> Self {
         Self {
             cfg,
+            provider_timeout: Duration::ZERO,
             guards: Mutex::new(HashMap::new()),
             jitter: std::collections::hash_map::RandomState::new(),
         }
+    }
+
+    /// Sets the configured provider timeout (see [`follow_up_budget`]).
+    pub fn with_provider_timeout(mut self, timeout: Duration) -> Self {
+        self.provider_timeout = timeout;
+        self
     }
 
     pub fn config(&self) -> &ResilienceConfig {
@@ -524,7 +566,8 @@ impl Resilience {
                 tries = 2;
             }
         }
-        self.settle(&guard, &result, started.elapsed(), tries);
+        let shortened = deadline < self.provider_timeout;
+        self.settle(&guard, &result, started.elapsed(), tries, shortened);
         ticket.settled = true;
         result
     }
@@ -535,6 +578,7 @@ impl Resilience {
         result: &Result<T, ProviderError>,
         took: Duration,
         tries: u64,
+        shortened: bool,
     ) {
         let now = Instant::now();
         let mut s = guard.lock();
@@ -556,7 +600,12 @@ impl Resilience {
                 if let ProviderErrorKind::Throttled { retry_after } = &e.kind {
                     s.throttled_until = Some(now + retry_after.unwrap_or(Duration::from_secs(1)));
                 }
-                if is_outage(e) {
+                if matches!(e.kind, ProviderErrorKind::Timeout(_)) && shortened {
+                    // Cut short by the caller, not slow by itself: no verdict.
+                    if s.breaker.circuit(now) == Circuit::HalfOpen {
+                        s.breaker.abandon_probe();
+                    }
+                } else if is_outage(e) {
                     s.breaker.failure(now);
                 } else {
                     // It answered: up, even if it refused this call.
@@ -704,6 +753,55 @@ mod tests {
         assert_eq!(percentile(&v, 99.0), Some(99));
         assert_eq!(percentile(&[7], 99.0), Some(7));
         assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[tokio::test]
+    async fn a_follow_up_round_gets_what_is_left_of_the_request_timeout() {
+        let t = Duration::from_secs(4);
+        assert_eq!(
+            follow_up_budget(t),
+            t,
+            "outside a request: the whole timeout"
+        );
+        let ago = |ms| {
+            Instant::now()
+                .checked_sub(Duration::from_millis(ms))
+                .unwrap()
+        };
+        let fresh = REQUEST_STARTED.scope(ago(100), async { follow_up_budget(t) });
+        assert_eq!(fresh.await, t, "the request's first round");
+        let left = REQUEST_STARTED
+            .scope(ago(3000), async { follow_up_budget(t) })
+            .await;
+        assert!(left <= Duration::from_millis(1000) && left > Duration::from_millis(900));
+        let spent = REQUEST_STARTED.scope(ago(9000), async { follow_up_budget(t) });
+        assert_eq!(spent.await, t / 20, "never less than a twentieth");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_under_a_shortened_deadline_is_no_verdict() {
+        let r = Resilience::new(ResilienceConfig {
+            breaker_failures: 1,
+            ..ResilienceConfig::default()
+        })
+        .with_provider_timeout(Duration::from_secs(1));
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<(), ProviderError>(())
+        };
+        let e = r
+            .call(&info(), Duration::from_millis(20), true, slow)
+            .await
+            .unwrap_err();
+        assert!(matches!(e.kind, ProviderErrorKind::Timeout(_)));
+        assert_eq!(r.snapshot(&info()).circuit, Circuit::Closed);
+        r.call(&info(), Duration::from_secs(1), true, || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<(), ProviderError>(())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(r.snapshot(&info()).circuit, Circuit::Open);
     }
 
     fn info() -> ProviderInfo {

@@ -258,6 +258,7 @@ async fn read_all_users(
     tenant: &str,
     p: &Arc<dyn Provider>,
     bypass: bool,
+    deadline: std::time::Instant,
 ) -> (Vec<RiskyUser>, ProviderOutcome) {
     let page_size = p.capabilities().max_page_size.max(1);
     let mut req = ListRequest {
@@ -270,7 +271,13 @@ async fn read_all_users(
         let (page, outcome) = fed
             .cache
             .risky_users
-            .list(tenant, p, req.clone(), fed.timeout, bypass)
+            .list(
+                tenant,
+                p,
+                req.clone(),
+                deadline.saturating_duration_since(std::time::Instant::now()),
+                bypass,
+            )
             .await;
         let failed = outcome.failed();
         combined = Some(match combined {
@@ -305,12 +312,15 @@ async fn read_all_users(
 /// The tenant's risk directory, from the cache unless `bypass` (or the cached one is partial).
 pub async fn directory(fed: &Federation, tenant: &str, bypass: bool) -> Arc<RiskDirectory> {
     let key = tenant.to_ascii_lowercase();
+    // The risk join of an alert list runs after its fan-out: it gets what is left of the
+    // request's provider timeout, so a slow provider does not make the answer wait twice.
+    let deadline = std::time::Instant::now() + crate::resilience::follow_up_budget(fed.timeout);
     let build = async {
         let providers = identity_providers(fed, tenant);
         let reads = providers.iter().map(|p| async move {
             (
                 p.info().name.clone(),
-                read_all_users(fed, tenant, p, bypass).await,
+                read_all_users(fed, tenant, p, bypass, deadline).await,
             )
         });
         let mut items = Vec::new();

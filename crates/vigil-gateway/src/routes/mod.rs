@@ -27,6 +27,7 @@ fn graph_api(version: ApiVersion) -> Router<AppState> {
             axum::routing::post(alerts_write::update_alerts),
         )
         .merge(identity::router(version))
+        .layer(axum::middleware::from_fn(crate::resilience::request_clock))
         .layer(axum::Extension(version))
 }
 
