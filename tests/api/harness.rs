@@ -152,6 +152,8 @@ pub struct EnvOptions {
     pub database_url: Option<String>,
     /// `cache.ttl_secs`; `None`: the default.
     pub cache_ttl_secs: Option<u64>,
+    /// `[resilience]` overrides (a JSON object); `None`: the defaults.
+    pub resilience: Option<Value>,
 }
 
 impl Default for EnvOptions {
@@ -164,6 +166,7 @@ impl Default for EnvOptions {
             provider_timeout_ms: 3000,
             database_url: None,
             cache_ttl_secs: None,
+            resilience: None,
         }
     }
 }
@@ -186,6 +189,9 @@ impl TestEnv {
         });
         if let Some(ttl) = opts.cache_ttl_secs {
             overrides["cache"] = serde_json::json!({ "ttl_secs": ttl });
+        }
+        if let Some(r) = opts.resilience {
+            overrides["resilience"] = r;
         }
         let mut cfg = vigil_gateway::Config::from_overrides(overrides).expect("config");
         cfg.providers = vigil::demo::provider_configs(&fleet).expect("provider configs");
@@ -294,6 +300,25 @@ impl TestEnv {
             scp: Some(scopes.join(" ")),
             appid: Some("vigil-tests".into()),
             upn: Some("tester@contoso.com".into()),
+            ..Claims::default()
+        };
+        mint_hs256(&self.key, &claims).expect("mint")
+    }
+
+    /// An operator token for `tenant`: the `Vigil.Admin` app role (in `roles`, as Entra issues
+    /// app roles).
+    pub fn admin_token(&self, tenant: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
+            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
+            exp: now + 3600,
+            nbf: Some(now - 5),
+            iat: Some(now),
+            tid: Some(tenant.into()),
+            sub: Some("operator-app".into()),
+            roles: vec!["Vigil.Admin".into()],
+            appid: Some("vigil-ops".into()),
             ..Claims::default()
         };
         mint_hs256(&self.key, &claims).expect("mint")

@@ -40,6 +40,7 @@ mod merge;
 mod observability;
 mod paging;
 mod query;
+mod resilience;
 mod storage;
 mod tenancy;
 mod tenancy_security;

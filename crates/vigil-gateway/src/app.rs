@@ -61,7 +61,15 @@ pub async fn build_state(cfg: Config) -> Result<AppState, StartError> {
     let providers = build_providers(&cfg)?;
     let federation = Federation {
         registry: Registry::new(providers),
-        cache: AnswerCache::new(Duration::from_secs(cfg.cache.ttl_secs), cfg.cache.max_bytes),
+        cache: AnswerCache::new(
+            Duration::from_secs(cfg.cache.ttl_secs),
+            cfg.cache.max_bytes,
+            Arc::new(
+                crate::resilience::Resilience::new(cfg.resilience.clone()).with_provider_timeout(
+                    Duration::from_millis(cfg.federation.provider_timeout_ms),
+                ),
+            ),
+        ),
         store,
         rule: cfg.federation.fingerprint.clone(),
         timeout: Duration::from_millis(cfg.federation.provider_timeout_ms),

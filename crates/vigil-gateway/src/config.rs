@@ -34,6 +34,9 @@ pub struct Config {
     /// Write-back delivery: the outbox worker (`[writeback]`).
     #[serde(default)]
     pub writeback: crate::writeback::WritebackConfig,
+    /// Per-provider protection: breaker, retry, rate budget, stale-if-error (`[resilience]`).
+    #[serde(default)]
+    pub resilience: crate::resilience::ResilienceConfig,
     /// Abuse limits: rate, sizes, timeouts, fan-out width.
     pub limits: LimitsConfig,
     /// Cross-origin access for browser dashboards (off unless origins are listed).
@@ -319,6 +322,7 @@ impl Config {
             p.push("cache.max_bytes: must be at least 1048576 (1 MiB)".into());
         }
         p.extend(self.writeback.problems());
+        p.extend(self.resilience.problems());
         let mut seen = std::collections::HashSet::new();
         for (i, prov) in self.providers.iter().enumerate() {
             let at = format!("providers[{i}]");

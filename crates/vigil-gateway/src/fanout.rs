@@ -14,7 +14,16 @@
 //!
 //! Every call yields a [`ProviderOutcome`] for the per-provider status block and the `Warning`
 //! headers, answered or not.
+//!
+//! Every upstream call goes through [`crate::resilience`] (bulkhead, Retry-After, breaker, rate
+//! budget, deadline, one retry). Stale-if-error: each good answer is also kept in a second,
+//! byte-bounded map past the cache TTL (up to `resilience.max_stale_secs`); when the provider
+//! then fails, that answer is served with the outcome `state: "stale"` (its age in
+//! `cacheAgeMs`, the failure in `status`/`error`) and a `Warning: 110 - "…"`: the data is all
+//! there, so the answer stays `200`, and the stale provider is named. A write invalidates it
+//! like the cache.
 
+use crate::resilience::Resilience;
 use futures::future::BoxFuture;
 use moka::future::Cache;
 use serde::Serialize;
@@ -49,7 +58,8 @@ pub struct ProviderOutcome {
     pub provider: String,
     pub vendor: String,
     pub product: String,
-    /// `answered`, or why not: `timeout`, `error`.
+    /// `answered`; `stale` (it failed, its last good answer is served); or why not:
+    /// `timeout`, `error`.
     pub state: &'static str,
     /// HTTP status Graph would report for it (200 when answered).
     pub status: u16,
@@ -65,13 +75,20 @@ pub struct ProviderOutcome {
 
 impl ProviderOutcome {
     pub fn failed(&self) -> bool {
-        self.state != "answered"
+        self.state != "answered" && !self.is_stale()
     }
 
-    /// Graph's `Warning` entry: `199 - "{vendor}/{provider}/{status}/{latencyMs}"`.
+    /// Failed, but its last good answer was served.
+    pub fn is_stale(&self) -> bool {
+        self.state == "stale"
+    }
+
+    /// Graph's `Warning` entry: `199 - "{vendor}/{provider}/{status}/{latencyMs}"`; for a stale
+    /// answer the code is `110` (RFC 7234's "Response is Stale").
     pub fn warning(&self) -> String {
         format!(
-            "199 - \"{}/{}/{}/{}\"",
+            "{} - \"{}/{}/{}/{}\"",
+            if self.is_stale() { 110 } else { 199 },
             sanitize(&self.vendor),
             sanitize(&self.provider),
             self.status,
@@ -101,6 +118,9 @@ pub type PageFetch<T> =
 pub struct PageCache<T> {
     cache: Cache<CacheKey, Arc<CachedPage<T>>>,
     fetch: PageFetch<T>,
+    resilience: Arc<Resilience>,
+    /// The last good answer per key, kept past the TTL for stale-if-error.
+    last_good: Option<Cache<CacheKey, Arc<CachedPage<T>>>>,
 }
 
 impl<T> Clone for PageCache<T> {
@@ -108,6 +128,8 @@ impl<T> Clone for PageCache<T> {
         Self {
             cache: self.cache.clone(),
             fetch: self.fetch,
+            resilience: self.resilience.clone(),
+            last_good: self.last_good.clone(),
         }
     }
 }
@@ -127,13 +149,42 @@ impl<T> PageCache<T>
 where
     T: Serialize + Send + Sync + 'static,
 {
-    pub fn new(ttl: Duration, max_bytes: u64, fetch: PageFetch<T>) -> Self {
+    /// `stale_bytes` 0: no stale-if-error.
+    pub fn new(
+        ttl: Duration,
+        max_bytes: u64,
+        fetch: PageFetch<T>,
+        resilience: Arc<Resilience>,
+        stale_bytes: u64,
+    ) -> Self {
         let cache = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_k: &CacheKey, v: &Arc<CachedPage<T>>| v.weight)
             .time_to_live(ttl)
             .build();
-        Self { cache, fetch }
+        let max_stale = Duration::from_secs(resilience.config().max_stale_secs.max(1));
+        let last_good = (stale_bytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(stale_bytes)
+                .weigher(|_k: &CacheKey, v: &Arc<CachedPage<T>>| v.weight)
+                .time_to_live(max_stale)
+                .build()
+        });
+        Self {
+            cache,
+            fetch,
+            resilience,
+            last_good,
+        }
+    }
+
+    /// Age of the newest answer cached for (tenant, provider), if any.
+    pub fn newest_age(&self, tenant_id: &str, provider: &str) -> Option<Duration> {
+        self.cache
+            .iter()
+            .filter(|(k, _)| k.provider == provider && k.tenant_id.eq_ignore_ascii_case(tenant_id))
+            .map(|(_, v)| v.fetched_at.elapsed())
+            .min()
     }
 
     /// Bytes currently held (moka applies inserts and evictions lazily: they are applied first).
@@ -155,6 +206,16 @@ where
         for k in keys {
             self.cache.invalidate(k.as_ref()).await;
         }
+        if let Some(last_good) = &self.last_good {
+            let keys: Vec<Arc<CacheKey>> = last_good
+                .iter()
+                .filter(|(k, _)| k.tenant_id.eq_ignore_ascii_case(tenant_id))
+                .map(|(k, _)| k)
+                .collect();
+            for k in keys {
+                last_good.invalidate(k.as_ref()).await;
+            }
+        }
     }
 
     /// Asks `provider`, through the cache unless `bypass`, bounded by `timeout`.
@@ -173,27 +234,29 @@ where
             request,
         };
         let started = Instant::now();
+        let stale_key = self.last_good.as_ref().map(|_| key.clone());
         let fetch = {
             let provider = provider.clone();
             let request = key.request.clone();
             let call = self.fetch;
+            let resilience = self.resilience.clone();
+            let last_good = self.last_good.clone().zip(stale_key.clone());
             async move {
-                let name = provider.info().name.clone();
-                let page = match tokio::time::timeout(timeout, call(provider, request)).await {
-                    Ok(r) => r?,
-                    Err(_) => {
-                        return Err(ProviderError::new(
-                            name,
-                            ProviderErrorKind::Timeout(timeout),
-                        ));
-                    }
-                };
+                let page = resilience
+                    .call(provider.info(), timeout, true, || {
+                        call(provider.clone(), request.clone())
+                    })
+                    .await?;
                 let weight = weight_of(&page);
-                Ok::<_, ProviderError>(Arc::new(CachedPage {
+                let cached = Arc::new(CachedPage {
                     page,
                     fetched_at: Instant::now(),
                     weight,
-                }))
+                });
+                if let Some((last_good, key)) = last_good {
+                    last_good.insert(key, cached.clone()).await;
+                }
+                Ok::<_, ProviderError>(cached)
             }
         };
         let (result, from_cache) = if bypass {
@@ -251,11 +314,34 @@ where
             Err(e) => {
                 outcome.record_failure(&e);
                 tracing::warn!(provider = %info.name, error = %e, "provider call failed");
-                (None, outcome)
+                match self.stale_answer(stale_key.as_ref(), &e).await {
+                    Some(page) => {
+                        outcome.state = "stale";
+                        outcome.from_cache = true;
+                        outcome.cache_age_ms =
+                            Some(u64::try_from(page.fetched_at.elapsed().as_millis()).unwrap_or(0));
+                        outcome.items = page.page.items.len();
+                        (Some(page), outcome)
+                    }
+                    None => (None, outcome),
+                }
             }
         };
         crate::metrics::provider_call(tenant_id, &answer.1, !bypass);
         answer
+    }
+
+    /// The last good answer for `key`, when stale-if-error applies to `e`.
+    async fn stale_answer(
+        &self,
+        key: Option<&CacheKey>,
+        e: &ProviderError,
+    ) -> Option<Arc<CachedPage<T>>> {
+        let (last_good, key) = self.last_good.as_ref().zip(key)?;
+        if !e.is_transient() {
+            return None;
+        }
+        last_good.get(key).await
     }
 }
 
@@ -325,19 +411,35 @@ pub struct AnswerCache {
     pub risk_detections: PageCache<RiskDetection>,
     /// Per tenant (lower case): every risky user, folded ([`crate::identity::RiskDirectory`]).
     pub risk_directory: Cache<String, Arc<crate::identity::RiskDirectory>>,
+    /// Per-provider protection, shared by every collection and by get-by-id.
+    pub resilience: Arc<Resilience>,
 }
 
 impl AnswerCache {
-    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
+    pub fn new(ttl: Duration, max_bytes: u64, resilience: Arc<Resilience>) -> Self {
         let identity_share = (max_bytes / 8).max(1);
+        let stale = match resilience.config().stale_if_error {
+            true => resilience.config().stale_max_bytes,
+            false => 0,
+        };
+        let r = || resilience.clone();
         Self {
             alerts: PageCache::new(
                 ttl,
                 max_bytes.saturating_sub(2 * identity_share).max(1),
                 fetch_alerts,
+                r(),
+                stale - 2 * (stale / 8),
             ),
-            risky_users: PageCache::new(ttl, identity_share, fetch_risky_users),
-            risk_detections: PageCache::new(ttl, identity_share, fetch_risk_detections),
+            risky_users: PageCache::new(ttl, identity_share, fetch_risky_users, r(), stale / 8),
+            risk_detections: PageCache::new(
+                ttl,
+                identity_share,
+                fetch_risk_detections,
+                r(),
+                stale / 8,
+            ),
+            resilience,
             risk_directory: Cache::builder()
                 .max_capacity(MAX_DIRECTORIES)
                 .time_to_live(ttl)
@@ -350,6 +452,18 @@ impl AnswerCache {
         self.alerts.weighted_size().await
             + self.risky_users.weighted_size().await
             + self.risk_detections.weighted_size().await
+    }
+
+    /// Age of the newest answer any collection holds for (tenant, provider).
+    pub fn newest_age(&self, tenant_id: &str, provider: &str) -> Option<Duration> {
+        [
+            self.alerts.newest_age(tenant_id, provider),
+            self.risky_users.newest_age(tenant_id, provider),
+            self.risk_detections.newest_age(tenant_id, provider),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Forgets everything cached for a tenant (after a write), in every collection.

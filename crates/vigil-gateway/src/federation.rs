@@ -435,18 +435,19 @@ impl Federation {
             let timeout = self.timeout;
             Some(async move {
                 let _permit = gate.acquire().await.ok();
-                match tokio::time::timeout(timeout, p.get_alert(&id)).await {
-                    Ok(Ok(Some(alert))) => Some(SourcedAlert {
+                let r = self
+                    .cache
+                    .resilience
+                    .call(p.info(), timeout, true, || p.get_alert(&id))
+                    .await;
+                match r {
+                    Ok(Some(alert)) => Some(SourcedAlert {
                         provider: prov,
                         alert,
                     }),
-                    Ok(Ok(None)) => None,
-                    Ok(Err(e)) => {
+                    Ok(None) => None,
+                    Err(e) => {
                         tracing::warn!(provider = %prov, error = %e, "carried alert not re-fetched");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::warn!(provider = %prov, "carried alert re-fetch timed out");
                         None
                     }
                 }

@@ -268,6 +268,17 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 pub async fn render(st: &AppState) -> String {
     let r = &*REGISTRY;
     let mut out = String::with_capacity(8192);
+    // A circuit turns half-open by the clock, not by an event: read every one now.
+    let resilience = &st.federation.cache.resilience;
+    for p in st.federation.registry.all() {
+        let info = p.info();
+        let state = match resilience.snapshot(info).circuit {
+            crate::resilience::Circuit::Closed => CircuitState::Closed,
+            crate::resilience::Circuit::HalfOpen => CircuitState::HalfOpen,
+            crate::resilience::Circuit::Open => CircuitState::Open,
+        };
+        set_circuit_state(&info.name, &info.tenant_id, state);
+    }
 
     family(&mut out, "vigil_build_info", "gauge", "Vigil's version.");
     let _ = writeln!(

@@ -45,6 +45,11 @@ pub enum ProviderErrorKind {
     Unsupported(&'static str),
     #[error("configuration: {0}")]
     Config(String),
+    /// Vigil did not call the provider, to protect it or itself: its circuit is open, its
+    /// `Retry-After` has not passed, its request budget is spent or too many calls to it are in
+    /// flight. `status` is what the `Warning` header reports (503, or 429 for throttling).
+    #[error("not asked: {reason}")]
+    NotAsked { reason: String, status: u16 },
 }
 
 impl ProviderError {
@@ -70,6 +75,7 @@ impl ProviderError {
             ProviderErrorKind::InvalidCursor(_) | ProviderErrorKind::BadRequest(_) => 400,
             ProviderErrorKind::Unsupported(_) => 501,
             ProviderErrorKind::Config(_) => 500,
+            ProviderErrorKind::NotAsked { status, .. } => *status,
         }
     }
 
@@ -91,6 +97,7 @@ impl ProviderError {
                 | ProviderErrorKind::Decode(_)
                 | ProviderErrorKind::BodyTooLarge { .. }
                 | ProviderErrorKind::Unauthorized(_)
+                | ProviderErrorKind::NotAsked { .. }
         ) || matches!(&self.kind, ProviderErrorKind::Upstream { status, .. } if *status >= 500)
     }
 }

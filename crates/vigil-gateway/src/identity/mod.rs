@@ -269,6 +269,7 @@ async fn read_all_users(
     tenant: &str,
     p: &Arc<dyn Provider>,
     bypass: bool,
+    deadline: std::time::Instant,
 ) -> (Vec<RiskyUser>, ProviderOutcome) {
     let page_size = p.capabilities().max_page_size.max(1);
     let mut req = ListRequest {
@@ -281,7 +282,13 @@ async fn read_all_users(
         let (page, outcome) = fed
             .cache
             .risky_users
-            .list(tenant, p, req.clone(), fed.timeout, bypass)
+            .list(
+                tenant,
+                p,
+                req.clone(),
+                deadline.saturating_duration_since(std::time::Instant::now()),
+                bypass,
+            )
             .await;
         let failed = outcome.failed();
         combined = Some(match combined {
@@ -316,12 +323,15 @@ async fn read_all_users(
 /// The tenant's risk directory, from the cache unless `bypass` (or the cached one is partial).
 pub async fn directory(fed: &Federation, tenant: &str, bypass: bool) -> Arc<RiskDirectory> {
     let key = tenant.to_ascii_lowercase();
+    // The risk join of an alert list runs after its fan-out: it gets what is left of the
+    // request's provider timeout, so a slow provider does not make the answer wait twice.
+    let deadline = std::time::Instant::now() + crate::resilience::follow_up_budget(fed.timeout);
     let build = async {
         let providers = identity_providers(fed, tenant);
         let reads = providers.iter().map(|p| async move {
             (
                 p.info().name.clone(),
-                read_all_users(fed, tenant, p, bypass).await,
+                read_all_users(fed, tenant, p, bypass, deadline).await,
             )
         });
         let mut items = Vec::new();
@@ -571,26 +581,22 @@ where
     F: Fn(Arc<dyn Provider>, String) -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, vigil_providers::ProviderError>>,
 {
-    let calls = targets.into_iter().map(|(p, id)| {
-        let fut = call(p.clone(), id.clone());
-        async move {
-            let started = std::time::Instant::now();
-            let r = match tokio::time::timeout(fed.timeout, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(vigil_providers::ProviderError::new(
-                    p.info().name.clone(),
-                    ProviderErrorKind::Timeout(fed.timeout),
-                )),
-            };
-            let mut o = ProviderOutcome::answered(p.as_ref(), started.elapsed());
-            match &r {
-                Ok(Some(_)) => o.items = 1,
-                Ok(None) => {}
-                Err(e) if matches!(e.kind, ProviderErrorKind::NotFound) => {}
-                Err(e) => o.record_failure(e),
-            }
-            (p, id, r, o)
+    let call = &call;
+    let calls = targets.into_iter().map(|(p, id)| async move {
+        let started = std::time::Instant::now();
+        let r = fed
+            .cache
+            .resilience
+            .call(p.info(), fed.timeout, true, || call(p.clone(), id.clone()))
+            .await;
+        let mut o = ProviderOutcome::answered(p.as_ref(), started.elapsed());
+        match &r {
+            Ok(Some(_)) => o.items = 1,
+            Ok(None) => {}
+            Err(e) if matches!(e.kind, ProviderErrorKind::NotFound) => {}
+            Err(e) => o.record_failure(e),
         }
+        (p, id, r, o)
     });
     futures::future::join_all(calls).await
 }

@@ -73,7 +73,7 @@ fn parse_list(
 }
 
 pub(crate) fn warning_headers(headers: &mut HeaderMap, outcomes: &[ProviderOutcome]) {
-    for o in outcomes.iter().filter(|o| o.failed()) {
+    for o in outcomes.iter().filter(|o| o.failed() || o.is_stale()) {
         if let Ok(v) = HeaderValue::from_str(&o.warning()) {
             headers.append(header::WARNING, v);
         }
@@ -225,12 +225,12 @@ const RISK_FLOOR_DOC: &str = "Vigil extension: keep only alerts with at least on
     operation_id = "listAlerts",
     tag = "alerts",
     summary = "List alerts",
-    description = "Asks every provider of the caller's tenant (`$top` per provider), merges duplicates into unified alerts and answers Graph's collection. A provider that fails or times out makes the answer 206 with a `Warning` value for it; `@vigil.providerStatus` always says what each provider did.",
+    description = "Asks every provider of the caller's tenant (`$top` per provider), merges duplicates into unified alerts and answers Graph's collection. A provider that fails or times out makes the answer 206 with a `Warning: 199` value for it, unless its last good answer to the same query can be served (stale-if-error): then the answer stays 200, with a `Warning: 110` value for it and `state: \"stale\"` in its status entry; `@vigil.providerStatus` always says what each provider did.",
     params(crate::openapi::ListOptions, ("vigilUserRiskAtLeast" = Option<String>, Query, description = RISK_FLOOR_DOC), crate::openapi::GraphHeaders),
     security(("bearer" = ["SecurityEvents.Read.All"]), ("bearer" = ["SecurityEvents.ReadWrite.All"])),
     responses(
-        (status = 200, description = "Every provider answered.", body = crate::openapi::AlertCollection, content_type = "application/json",
-            headers(("ETag" = String), ("OData-Version" = String))),
+        (status = 200, description = "Every provider answered, or served its last good answer marked stale (`Warning: 110`).", body = crate::openapi::AlertCollection, content_type = "application/json",
+            headers(("Warning" = String), ("ETag" = String), ("OData-Version" = String))),
         (status = 206, description = "Partial content: at least one provider failed or timed out; the page holds what the others answered.", body = crate::openapi::AlertCollection, content_type = "application/json",
             headers(("Warning" = String), ("ETag" = String), ("OData-Version" = String))),
         (status = 304, description = "Not modified: `If-None-Match` matched the page's `ETag`.", headers(("ETag" = String))),
@@ -507,7 +507,11 @@ pub async fn fetch_one(
     };
     let calls = targets.into_iter().map(|(p, pid)| async move {
         let started = std::time::Instant::now();
-        let r = tokio::time::timeout(fed.timeout, p.get_alert(&pid)).await;
+        let r = fed
+            .cache
+            .resilience
+            .call(p.info(), fed.timeout, true, || p.get_alert(&pid))
+            .await;
         (p, r, started.elapsed())
     });
     let mut outcomes = Vec::new();
@@ -527,25 +531,16 @@ pub async fn fetch_one(
             error: None,
         };
         match r {
-            Ok(Ok(Some(a))) => {
+            Ok(Some(a)) => {
                 o.items = 1;
                 found.push(SourcedAlert {
                     provider: info.name.clone(),
                     alert: a,
                 });
             }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) if matches!(e.kind, vigil_providers::ProviderErrorKind::NotFound) => {}
-            Ok(Err(e)) => {
-                o.state = "error";
-                o.status = e.warning_status();
-                o.error = Some(e.kind.to_string());
-            }
-            Err(_) => {
-                o.state = "timeout";
-                o.status = 504;
-                o.error = Some(format!("no answer within {:?}", fed.timeout));
-            }
+            Ok(None) => {}
+            Err(e) if matches!(e.kind, vigil_providers::ProviderErrorKind::NotFound) => {}
+            Err(e) => o.record_failure(&e),
         }
         crate::metrics::provider_call(tenant_id, &o, false);
         outcomes.push(o);

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod alerts_write;
 pub mod health;
 pub mod identity;
+pub mod providers;
 
 use crate::error::ApiError;
 use crate::odata::ApiVersion;
@@ -30,6 +31,7 @@ fn graph_api(version: ApiVersion) -> Router<AppState> {
         )
         .merge(beta_only)
         .merge(identity::router(version))
+        .layer(axum::middleware::from_fn(crate::resilience::request_clock))
         .layer(axum::Extension(version))
 }
 
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(crate::openapi::router())
         .merge(alerts_write::admin_router())
+        .merge(providers::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
