@@ -39,6 +39,11 @@ pub struct CacheKey {
     pub tenant_id: String,
     pub provider: String,
     pub request: ListRequest,
+    /// The tenant's write generation when the answer was asked for. A write moves the tenant
+    /// to the next generation before it drops the cached answers, so an answer that was
+    /// still in flight during the write (and lands in the cache after the invalidation) is
+    /// never found again: a read after a write cannot see the state before it.
+    pub generation: u64,
 }
 
 /// One provider's cached answer.
@@ -121,6 +126,8 @@ pub struct PageCache<T> {
     resilience: Arc<Resilience>,
     /// The last good answer per key, kept past the TTL for stale-if-error.
     last_good: Option<Cache<CacheKey, Arc<CachedPage<T>>>>,
+    /// Write generation per tenant (lower case); see [`CacheKey::generation`].
+    generations: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
 }
 
 impl<T> Clone for PageCache<T> {
@@ -130,6 +137,7 @@ impl<T> Clone for PageCache<T> {
             fetch: self.fetch,
             resilience: self.resilience.clone(),
             last_good: self.last_good.clone(),
+            generations: self.generations.clone(),
         }
     }
 }
@@ -175,7 +183,18 @@ where
             fetch,
             resilience,
             last_good,
+            generations: Arc::default(),
         }
+    }
+
+    fn generation(&self, tenant_id: &str) -> u64 {
+        let map = self
+            .generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&tenant_id.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Age of the newest answer cached for (tenant, provider), if any.
@@ -195,6 +214,12 @@ where
 
     /// Forgets everything cached for a tenant (after a write).
     pub async fn invalidate_tenant(&self, tenant_id: &str) {
+        *self
+            .generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tenant_id.to_ascii_lowercase())
+            .or_default() += 1;
         // Predicate invalidation needs support_invalidation_closures; a scan is cheap at our
         // sizes (entries are pages, not items) and keeps the cache builder simple.
         let keys: Vec<Arc<CacheKey>> = self
@@ -232,6 +257,7 @@ where
             tenant_id: tenant_id.to_string(),
             provider: info.name.clone(),
             request,
+            generation: self.generation(tenant_id),
         };
         let started = Instant::now();
         let stale_key = self.last_good.as_ref().map(|_| key.clone());
@@ -501,6 +527,121 @@ pub fn stable_hash<T: Hash>(t: &T) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A provider whose list calls wait until the test lets them answer (the unit here is the
+    /// cache's ordering against a write, which needs control over when an answer lands).
+    struct Gated {
+        info: vigil_providers::ProviderInfo,
+        capabilities: vigil_providers::Capabilities,
+        calls: std::sync::atomic::AtomicUsize,
+        gate: tokio::sync::Semaphore,
+    }
+
+    #[async_trait::async_trait]
+    impl Provider for Gated {
+        fn info(&self) -> &vigil_providers::ProviderInfo {
+            &self.info
+        }
+        fn capabilities(&self) -> &vigil_providers::Capabilities {
+            &self.capabilities
+        }
+        async fn list_alerts(&self, _req: &ListRequest) -> Result<Page<Alert>, ProviderError> {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            self.gate
+                .acquire()
+                .await
+                .map_err(|_| ProviderError::new("gated", ProviderErrorKind::NotFound))?
+                .forget();
+            let alert = Alert {
+                id: format!("answer-{n}"),
+                ..Alert::default()
+            };
+            Ok(Page {
+                items: vec![alert],
+                next_cursor: None,
+            })
+        }
+        async fn get_alert(&self, _id: &str) -> Result<Option<Alert>, ProviderError> {
+            Ok(None)
+        }
+        async fn update_alert(
+            &self,
+            _id: &str,
+            _change: &vigil_providers::AlertChange,
+        ) -> Result<(), ProviderError> {
+            Ok(())
+        }
+        async fn health(&self) -> vigil_providers::Health {
+            vigil_providers::Health {
+                healthy: true,
+                latency: Duration::ZERO,
+                detail: None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_in_flight_during_a_write_is_not_served_after_it() {
+        let gated = Arc::new(Gated {
+            info: vigil_providers::ProviderInfo {
+                name: "gated".into(),
+                kind: "test",
+                vendor: "Test".into(),
+                product: "Gated".into(),
+                tenant_id: "t".into(),
+            },
+            capabilities: vigil_providers::Capabilities {
+                alerts: true,
+                identity_risk: false,
+                identity_actions: false,
+                push_down: vigil_providers::PushDownSupport::default(),
+                writable_fields: Vec::new(),
+                max_page_size: 50,
+                paging: vigil_providers::PagingStyle::NextLink,
+            },
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            gate: tokio::sync::Semaphore::new(0),
+        });
+        let provider: Arc<dyn Provider> = gated.clone();
+        let cache = AnswerCache::new(
+            Duration::from_secs(60),
+            1 << 20,
+            Arc::new(Resilience::new(
+                crate::resilience::ResilienceConfig::default(),
+            )),
+        );
+        let timeout = Duration::from_secs(10);
+        // a read asks the provider; its answer is still on the way when a write lands
+        let first = {
+            let (cache, provider) = (cache.clone(), provider.clone());
+            tokio::spawn(async move {
+                cache
+                    .list("t", &provider, ListRequest::default(), timeout, false)
+                    .await
+            })
+        };
+        while gated.calls.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        cache.invalidate_tenant("T").await;
+        gated.gate.add_permits(1);
+        let (page, _) = first.await.unwrap();
+        assert_eq!(page.unwrap().page.items[0].id, "answer-1");
+        // a read after the write asks again instead of finding the pre-write answer
+        gated.gate.add_permits(1);
+        let (page, outcome) = cache
+            .list("t", &provider, ListRequest::default(), timeout, false)
+            .await;
+        assert_eq!(page.unwrap().page.items[0].id, "answer-2");
+        assert!(!outcome.from_cache);
+        assert_eq!(gated.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // and that answer is cached as usual
+        let (page, outcome) = cache
+            .list("t", &provider, ListRequest::default(), timeout, false)
+            .await;
+        assert_eq!(page.unwrap().page.items[0].id, "answer-2");
+        assert!(outcome.from_cache);
+    }
 
     #[test]
     fn warning_is_graph_shaped_and_safe() {
