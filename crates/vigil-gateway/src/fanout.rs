@@ -525,6 +525,7 @@ pub fn stable_hash<T: Hash>(t: &T) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
