@@ -49,6 +49,8 @@ PID=$!
 cleanup() {
     kill "$PID" 2>/dev/null || true
     wait "$PID" 2>/dev/null || true
+    # what the gateway itself reported as errors (the cause behind any 5xx)
+    grep -E ' (ERROR|WARN) ' "$LOG" | grep -v 'auth.mode is hs256' | tail -n 40 >&2 || true
     rm -rf "$DATA"
 }
 trap cleanup EXIT

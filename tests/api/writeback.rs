@@ -1105,3 +1105,34 @@ async fn drift_in_a_product_console_is_shown_and_the_newest_change_wins(env: Tes
         .expect("the drift is in the history");
     assert_eq!(last["status"], "inProgress");
 }
+
+/// The operator listing reads its query by hand: bad values are Graph errors, not axum's text.
+#[tokio::test]
+async fn the_outbox_listing_answers_bad_query_values_in_graphs_format() {
+    let env = TestEnv::start().await;
+    let admin = env.admin_token(CONTOSO);
+    for query in ["top=-1", "top=abc", "top=0", "state=sleeping", "color=red"] {
+        let resp = env
+            .client
+            .get(format!("{}/vigil/admin/outbox?{query}", env.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        let message = expect_graph_error(resp, 400, "BadRequest").await;
+        assert!(!message.is_empty(), "{query}");
+    }
+    let resp = env
+        .client
+        .get(format!(
+            "{}/vigil/admin/outbox?state=pending&top=5",
+            env.base
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["value"].is_array());
+}

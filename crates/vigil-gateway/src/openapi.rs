@@ -509,8 +509,24 @@ fn add_error_responses(doc: &mut Document) {
             "`GatewayTimeout`: no answer in time.",
             &[][..],
         ),
+        (
+            "UnsupportedMediaType",
+            "`UnsupportedMediaType`: the body is not `application/json`.",
+            &[][..],
+        ),
     ];
     let components = doc.components.get_or_insert_with(Default::default);
+    components.responses.insert(
+        "NotModified".into(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description("Not modified: `If-None-Match` matched the current `ETag` (no body).")
+                .header_ref("ETag", header_ref("ETag"))
+                .header_ref("request-id", header_ref("request-id"))
+                .header_ref("client-request-id", header_ref("client-request-id"))
+                .build(),
+        ),
+    );
     for (name, description, extra) in responses {
         let mut r = ResponseBuilder::new()
             .description(description)
@@ -568,11 +584,37 @@ fn finish_operation(op: &mut utoipa::openapi::path::Operation) {
         }
     }
     // The abuse limits (token buckets per tenant and per app) apply to every route, the
-    // unauthenticated ones included.
-    op.responses
-        .responses
-        .entry("429".into())
-        .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
+    // unauthenticated ones included, except the probes and metrics (tag `health`).
+    let probe = op
+        .tags
+        .as_ref()
+        .is_some_and(|t| t.iter().any(|t| t == "health"));
+    if !probe {
+        op.responses
+            .responses
+            .entry("429".into())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
+    }
+    // A conditional GET (it takes If-None-Match) can answer 304.
+    let conditional = op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter().any(|p| match p {
+            RefOr::T(p) => p.name.eq_ignore_ascii_case("If-None-Match"),
+            RefOr::Ref(r) => r.ref_location.ends_with("/If-None-Match"),
+        })
+    });
+    if conditional {
+        op.responses
+            .responses
+            .entry("304".into())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name("NotModified")));
+    }
+    // A body that is not JSON is refused before anything else.
+    if op.request_body.is_some() {
+        op.responses
+            .responses
+            .entry("415".into())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name("UnsupportedMediaType")));
+    }
     for resp in op.responses.responses.values_mut() {
         if let RefOr::T(r) = resp {
             // Headers with a shared definition are referenced, not repeated.

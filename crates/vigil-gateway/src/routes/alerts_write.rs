@@ -13,12 +13,12 @@ use crate::error::ApiError;
 use crate::odata::{self, ApiVersion};
 use crate::state::AppState;
 use crate::writeback::{self, Preconditions, Submitted};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use vigil_store::{OutboxEntry, OutboxState};
 
@@ -278,10 +278,35 @@ pub fn admin_router() -> Router<AppState> {
         .route("/vigil/admin/outbox/{id}/retry", post(retry_outbox))
 }
 
-#[derive(Debug, Deserialize)]
+/// `?state=…&top=…` of the outbox listing, read by hand so a bad value is a Graph error.
+#[derive(Debug, Default)]
 pub struct OutboxQuery {
     state: Option<String>,
     top: Option<u32>,
+}
+
+impl OutboxQuery {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut q = OutboxQuery::default();
+        for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            match k.as_ref() {
+                "state" => q.state = Some(v.into_owned()),
+                "top" => {
+                    q.top = Some(v.parse().map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "top must be a whole number between 1 and 1000, not '{v}'."
+                        ))
+                    })?);
+                }
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "Unknown query option '{other}'; use state and top."
+                    )));
+                }
+            }
+        }
+        Ok(q)
+    }
 }
 
 /// An outbox row as operators see it.
@@ -344,8 +369,9 @@ pub fn parse_state(s: &str) -> Option<OutboxState> {
 pub async fn list_outbox(
     State(st): State<AppState>,
     principal: Principal,
-    Query(q): Query<OutboxQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let q = OutboxQuery::parse(raw.as_deref())?;
     principal.require(Need::ADMIN)?;
     let state = match q.state.as_deref() {
         None => OutboxState::Dead,
