@@ -64,7 +64,10 @@ for _ in $(seq 1 200); do
     sleep 0.1
 done
 [ -n "$ADDR" ] || { cat "$LOG" >&2; echo "vigil serve did not start" >&2; exit 1; }
-TOKEN=$("$BIN" token --data-dir "$DATA")
+# An application token with every permission, the operator role included, so that every
+# operation is exercised (delegated tokens are covered by the gateway's own tests).
+TOKEN=$("$BIN" token --data-dir "$DATA" --roles \
+    Vigil.Admin,SecurityEvents.ReadWrite.All,IdentityRiskEvent.Read.All,IdentityRiskyUser.ReadWrite.All)
 echo "demo gateway on http://$ADDR"
 
 "$VENV/bin/st" run openapi/openapi.json \

@@ -105,6 +105,10 @@ struct TokenArgs {
     /// Comma-separated permissions (default: read and write on alerts and identity risk).
     #[arg(long, value_delimiter = ',')]
     scopes: Option<Vec<String>>,
+    /// Mint an application token instead (no user): these comma-separated app roles, e.g.
+    /// `Vigil.Admin,SecurityEvents.ReadWrite.All` (operator routes need the `Vigil.Admin` role).
+    #[arg(long, value_delimiter = ',', conflicts_with = "scopes")]
+    roles: Option<Vec<String>>,
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 8 * 3600)]
     ttl_secs: i64,
@@ -297,6 +301,23 @@ fn token(args: TokenArgs) -> Result<(), String> {
         .collect()
     });
     let now = chrono::Utc::now().timestamp();
+    if let Some(roles) = args.roles {
+        let claims = Claims {
+            iss: Some(cfg.auth.issuer.clone()),
+            aud: Some(cfg.auth.audience.clone()),
+            sub: Some("vigil-demo-app".into()),
+            exp: now + args.ttl_secs.max(60),
+            nbf: Some(now - 30),
+            iat: Some(now),
+            tid: Some(tenant),
+            roles,
+            appid: Some("vigil-cli-app".into()),
+            ..Claims::default()
+        };
+        let token = mint_hs256(&key, &claims).map_err(|e| format!("cannot sign: {e}"))?;
+        println!("{token}");
+        return Ok(());
+    }
     let claims = Claims {
         iss: Some(cfg.auth.issuer.clone()),
         aud: Some(cfg.auth.audience.clone()),

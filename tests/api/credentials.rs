@@ -147,6 +147,25 @@ async fn the_demo_turns_on_hs256_and_accepts_vigil_token() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+    // a delegated token is no operator; an application token with the role is
+    let admin_route = format!("{}/vigil/admin/outbox", serve.base);
+    let resp = client
+        .get(&admin_route)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let out = vigil(&["token", "--data-dir", data_s, "--roles", "Vigil.Admin"]);
+    assert!(out.status.success());
+    let app_token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let resp = client
+        .get(&admin_route)
+        .bearer_auth(&app_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 
     let out = vigil(&["check-config", "--data-dir", data_s]);
     let stdout = String::from_utf8_lossy(&out.stdout);
