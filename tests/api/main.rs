@@ -39,6 +39,7 @@ mod list;
 mod merge;
 mod observability;
 mod paging;
+mod process;
 mod query;
 mod resilience;
 mod storage;

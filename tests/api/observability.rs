@@ -2,125 +2,15 @@
 //! process-wide metrics are this test's alone): Prometheus metrics, JSON logs with the request
 //! id on every line, graceful shutdown on SIGTERM.
 
+use crate::process::{Proc, setup, token};
 use crate::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use vigil_mock::{Faults, MockConfig, MockFleet, ProviderKind};
 
 const RW: &[&str] = &["SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"];
-
-/// A `vigil serve` process on a fixed port, its output in a file.
-struct Proc {
-    child: std::process::Child,
-    base: String,
-    port: u16,
-}
-
-impl Proc {
-    async fn start(config: &Path, port: u16, log: &Path, env: &[(&str, &str)]) -> Proc {
-        let log = std::fs::File::create(log).unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
-        cmd.args(["serve", "--config"])
-            .arg(config)
-            .env_remove("VIGIL_LOG")
-            .env_remove("VIGIL_LOG_FORMAT")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let start = Instant::now();
-        while client
-            .get(format!("{base}/healthz"))
-            .timeout(Duration::from_secs(1))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "gateway did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Proc { child, base, port }
-    }
-
-    /// `kill -TERM`.
-    fn terminate(&self) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits (bounded) for the process to exit.
-    async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A data directory, a free port and a config file with the fleet's providers and `extra`.
-fn setup(fleet: &MockFleet, name: &str, extra: &str) -> (PathBuf, u16, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("vigil-{name}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{extra}\n[auth]\nmode = \"hs256\"\n\n{}",
-            dir.display(),
-            crate::writeback::providers_toml(fleet)
-        ),
-    )
-    .unwrap();
-    (dir, port, config)
-}
-
-/// A token of `app` for `tenant` signed with the process's key.
-fn token(dir: &Path, tenant: &str, app: &str, scopes: &[&str]) -> String {
-    let key = vigil_gateway::config::load_or_create_key(&dir.join("token-signing.key")).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    vigil_gateway::auth::mint_hs256(
-        &key,
-        &vigil_gateway::auth::Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            tid: Some(tenant.into()),
-            oid: Some("11111111-2222-4333-8444-555555555555".into()),
-            scp: Some(scopes.join(" ")),
-            appid: Some(app.into()),
-            upn: Some("tester@contoso.com".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

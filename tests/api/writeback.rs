@@ -1,6 +1,7 @@
 //! Write-back: PATCH / updateAlerts reach every provider holding the alert, durably, in order;
 //! asserted from what the mock providers recorded and now hold.
 
+use crate::process::{Proc, admin_token, setup, token};
 use crate::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -487,94 +488,6 @@ async fn update_alerts_is_beta_bulk(env: TestEnv) {
     graph_error(&resp.json().await.unwrap());
 }
 
-/// A gateway process of the real binary.
-struct Gateway {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Gateway {
-    async fn start(config: &std::path::Path, port: u16, log: &std::path::Path) -> Gateway {
-        let log = std::fs::File::create(log).unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let start = Instant::now();
-        while client
-            .get(format!("{base}/healthz"))
-            .timeout(Duration::from_secs(1))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "gateway did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Gateway { child, base }
-    }
-
-    /// `kill -9`: no shutdown, no cleanup.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The demo's providers for the fleet, as a TOML config file's `[[providers]]` tables.
-pub(crate) fn providers_toml(fleet: &vigil_mock::MockFleet) -> String {
-    let mut out = String::new();
-    for tenant in fleet.scenario().tenants() {
-        let tid = &tenant.id;
-        let short: String = tid.chars().take(8).collect();
-        for kind in ProviderKind::ALL {
-            let mock = fleet.get(kind);
-            let c = mock.credentials(tid);
-            let base = mock.base_url();
-            let (k, extra) = match kind {
-                ProviderKind::Graph => (
-                    "graph",
-                    format!(
-                        "[providers.credentials]\ntoken_url = \"{base}/{tid}/oauth2/v2.0/token\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nscope = \"https://graph.microsoft.com/.default\"\n",
-                        c.client_id, c.client_secret
-                    ),
-                ),
-                ProviderKind::Falcon => (
-                    "falcon",
-                    format!(
-                        "[providers.credentials]\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
-                        c.client_id, c.client_secret
-                    ),
-                ),
-                ProviderKind::Ocsf => ("ocsf", format!("api_token = \"{}\"\n", c.api_token)),
-            };
-            let (top, sub) = match extra.split_once("[providers.credentials]\n") {
-                Some((_, creds)) => (String::new(), format!("[providers.credentials]\n{creds}")),
-                None => (extra.clone(), String::new()),
-            };
-            out.push_str(&format!(
-                "\n[[providers]]\nkind = \"{k}\"\nname = \"{k}-{short}\"\ntenant_id = \"{tid}\"\nbase_url = \"{base}\"\n{top}{sub}"
-            ));
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn nothing_is_lost_when_the_process_is_killed_mid_delivery() {
     killed_mid_delivery(None).await;
@@ -596,60 +509,22 @@ async fn killed_mid_delivery(database_url: Option<String>) {
     })
     .await
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("vigil-kill9-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\ndatabase_url = \"{}\"\n\n[auth]\nmode = \"hs256\"\n\n[federation]\nprovider_timeout_ms = 4000\n\n[writeback]\npoll_interval_ms = 200\nlease_secs = 2\nbackoff_base_ms = 200\nbackoff_max_secs = 1\n{}",
-            dir.display(),
-            database_url.as_deref().unwrap_or_default(),
-            providers_toml(&fleet)
+    let (dir, port, config) = setup(
+        &fleet,
+        "kill9",
+        &format!(
+            "database_url = \"{}\"\n\n[federation]\nprovider_timeout_ms = 4000\n\n[writeback]\npoll_interval_ms = 200\nlease_secs = 2\nbackoff_base_ms = 200\nbackoff_max_secs = 1\n",
+            database_url.as_deref().unwrap_or_default()
         ),
-    )
-    .unwrap();
-    let key = vigil_gateway::config::load_or_create_key(&dir.join("token-signing.key")).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let token = vigil_gateway::auth::mint_hs256(
-        &key,
-        &vigil_gateway::auth::Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            tid: Some(CONTOSO.into()),
-            oid: Some("11111111-2222-4333-8444-555555555555".into()),
-            scp: Some(RW.join(" ")),
-            appid: Some("vigil-tests".into()),
-            upn: Some("tester@contoso.com".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let admin = vigil_gateway::auth::mint_hs256(
-        &key,
-        &vigil_gateway::auth::Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            tid: Some(CONTOSO.into()),
-            sub: Some("operator-app".into()),
-            roles: vec!["Vigil.Admin".into()],
-            appid: Some("vigil-ops".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    );
+    let token = token(&dir, CONTOSO, "vigil-tests", RW);
+    let admin = admin_token(&dir, CONTOSO);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
 
-    let mut gw = Gateway::start(&config, port, &dir.join("first.log")).await;
+    let mut gw = Proc::start(&config, port, &dir.join("first.log"), &[]).await;
     // an alert held by all three providers
     let body: Value = client
         .get(format!("{}/v1.0/security/alerts?$top=60", gw.base))
@@ -722,7 +597,7 @@ async fn killed_mid_delivery(database_url: Option<String>) {
 
     // start again on the same data dir: the change is there, pending for the providers that
     // never took it (operators see it); then bring the providers back
-    let gw = Gateway::start(&config, port, &dir.join("second.log")).await;
+    let gw = Proc::start(&config, port, &dir.join("second.log"), &[]).await;
     let rows: Value = client
         .get(format!("{}/vigil/admin/outbox?state=pending", gw.base))
         .bearer_auth(&admin)
