@@ -1339,3 +1339,32 @@ async fn patch_representation_carries_user_risk_like_get() {
     assert_eq!(from_patch, risks(&got), "PATCH shows what GET shows");
     assert_eq!(patched["status"], "inProgress");
 }
+
+/// Hostile user ids (control characters, astral code points, ids no provider knows) while a
+/// provider is down: the action is still answered (never a 500), and nothing unknown is sent.
+#[tokio::test]
+async fn odd_user_ids_with_a_provider_down_are_answered() {
+    let env = TestEnv::start().await;
+    env.set_faults(
+        ProviderKind::Graph,
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+    );
+    let ids = [
+        "h\u{1F13D}",
+        "x",
+        "\u{8A5A5}",
+        "\u{86}\u{8A}\u{CA}\u{BC} ",
+        "\u{8}\u{4}\\\t",
+        "-",
+        "__main__",
+    ];
+    for action in ["dismiss", "confirmSafe", "confirmCompromised"] {
+        let resp = act(&env, CONTOSO, action, &ids).await;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap();
+        assert!(matches!(status, 202 | 204), "{action}: {status} {body}");
+    }
+}

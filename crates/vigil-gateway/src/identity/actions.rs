@@ -276,7 +276,10 @@ pub async fn submit(
         let change = NewChange {
             tenant_id: tenant.to_string(),
             unified_id: unified,
-            request_id: request_id.clone(),
+            // one request acts on several users: each user's change has its own key
+            request_id: request_id
+                .as_ref()
+                .map(|r| format!("{r}/{}", unified_user_id.to_ascii_lowercase())),
             history: AlertHistoryState {
                 app_id: principal.app_id.clone(),
                 comments: vec![
@@ -306,11 +309,14 @@ pub async fn submit(
                 .collect(),
             expected_changes: None,
         };
-        let enqueued = fed
-            .store
-            .enqueue_change(&change, now)
-            .await
-            .map_err(store_err)?;
+        let enqueued = match fed.store.enqueue_change(&change, now).await {
+            Ok(e) => e,
+            // the same user twice in one request (ids differing only in case): recorded once
+            Err(e) if e.is_unique_violation_of(&vigil_store::Constraint::HistoryRequest) => {
+                continue;
+            }
+            Err(e) => return Err(store_err(e)),
+        };
         tracing::info!(
             action = action.as_str(),
             targets = targets.len(),
