@@ -385,6 +385,33 @@ async fn the_operator_route_lists_every_provider_for_admins_only() {
         .unwrap();
     let rows = before["value"].as_array().unwrap();
     assert_eq!(rows.len(), 3, "{before}");
+    // an operator sees their own tenant's providers only
+    let theirs: Value = env
+        .client
+        .get(&url)
+        .bearer_auth(env.admin_token(FABRIKAM))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names = |v: &Value| -> std::collections::BTreeSet<String> {
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let expected = |tenant: &str| -> std::collections::BTreeSet<String> {
+        ProviderKind::ALL
+            .iter()
+            .map(|k| env.provider_name(*k, tenant))
+            .collect()
+    };
+    assert_eq!(names(&before), expected(CONTOSO));
+    assert_eq!(names(&theirs), expected(FABRIKAM));
     assert!(
         rows.iter()
             .all(|r| r["health"] == "unknown" && r["cacheAgeMs"].is_null())
