@@ -1011,3 +1011,70 @@ async fn the_outbox_listing_answers_bad_query_values_in_graphs_format() {
     let body: Value = resp.json().await.unwrap();
     assert!(body["value"].is_array());
 }
+
+/// Operator routes are tenant-scoped: another tenant's admin neither sees a pending change nor
+/// can re-drive its row.
+#[tokio::test]
+async fn another_tenants_operator_sees_no_outbox_row() {
+    let env = TestEnv::start().await;
+    let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    env.set_faults(
+        ProviderKind::Ocsf,
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+    );
+    let resp = patch(
+        &env,
+        CONTOSO,
+        &id,
+        &json!({"assignedTo": "pending@contoso.com", "vendorInformation": vi}),
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    let rows = |tenant: &'static str| {
+        let env = &env;
+        async move {
+            let v: Value = env
+                .client
+                .get(format!(
+                    "{}/vigil/admin/outbox?state=pending&top=1000",
+                    env.base
+                ))
+                .bearer_auth(env.admin_token(tenant))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["value"].as_array().unwrap().clone()
+        }
+    };
+    let ours = rows(CONTOSO).await;
+    let row = ours
+        .iter()
+        .find(|r| r["alertId"] == id.as_str())
+        .expect("the pending row")
+        .clone();
+    let theirs = rows(FABRIKAM).await;
+    assert!(
+        theirs
+            .iter()
+            .all(|r| r["id"] != row["id"] && r["alertId"] != id.as_str()),
+        "{theirs:?}"
+    );
+    let resp = env
+        .client
+        .post(format!(
+            "{}/vigil/admin/outbox/{}/retry",
+            env.base, row["id"]
+        ))
+        .bearer_auth(env.admin_token(FABRIKAM))
+        .send()
+        .await
+        .unwrap();
+    expect_graph_error(resp, 404, "NotFound").await;
+}
