@@ -112,14 +112,36 @@ impl<T> Clone for PageCache<T> {
     }
 }
 
-fn weight_of<T: Serialize>(page: &Page<T>) -> u32 {
-    // Serialized size is a fair, cheap proxy for the in-memory size of a page.
-    let bytes: usize = page
-        .items
-        .iter()
-        .map(|a| serde_json::to_vec(a).map(|v| v.len()).unwrap_or(1024))
-        .sum::<usize>()
-        + 256;
+/// Heap bytes (in tenths) a parsed item takes per byte of its JSON, beyond the item itself (measured: the
+/// `weigh` test asserts the weight of parsed alert pages is within [1, 1.6] × the memory they
+/// take): strings, vectors and maps cost more in memory than their JSON text.
+pub const HEAP_PER_JSON_BYTE_TENTHS: usize = 22;
+
+/// Counts bytes written, keeps none.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The memory a cached page holds, estimated from its serialized size (counted, not
+/// allocated) times [`HEAP_PER_JSON_BYTE_TENTHS`] / 10, plus the items themselves.
+pub fn weight_of<T: Serialize>(page: &Page<T>) -> u32 {
+    let mut c = Counter(0);
+    for item in &page.items {
+        if serde_json::to_writer(&mut c, item).is_err() {
+            c.0 += 1024;
+        }
+    }
+    let bytes = (c.0.saturating_mul(HEAP_PER_JSON_BYTE_TENTHS) / 10)
+        .saturating_add(page.items.capacity() * std::mem::size_of::<T>())
+        .saturating_add(256);
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
@@ -173,26 +195,41 @@ where
         };
         let started = Instant::now();
         let fetch = {
+            let info_name = info.name.clone();
             let provider = provider.clone();
             let request = key.request.clone();
             let call = self.fetch;
             async move {
                 let name = provider.info().name.clone();
-                let page = match tokio::time::timeout(timeout, call(provider, request)).await {
-                    Ok(r) => r?,
-                    Err(_) => {
-                        return Err(ProviderError::new(
-                            name,
-                            ProviderErrorKind::Timeout(timeout),
-                        ));
-                    }
-                };
-                let weight = weight_of(&page);
-                Ok::<_, ProviderError>(Arc::new(CachedPage {
-                    page,
-                    fetched_at: Instant::now(),
-                    weight,
-                }))
+                // Its own task: the answers of many providers are parsed and weighed on every
+                // worker thread at once, not one after the other on the request's task.
+                let task = tokio::spawn(async move {
+                    let page = match tokio::time::timeout(timeout, call(provider, request)).await {
+                        Ok(r) => r?,
+                        Err(_) => {
+                            return Err(ProviderError::new(
+                                name,
+                                ProviderErrorKind::Timeout(timeout),
+                            ));
+                        }
+                    };
+                    let weight = weight_of(&page);
+                    Ok::<_, ProviderError>(Arc::new(CachedPage {
+                        page,
+                        fetched_at: Instant::now(),
+                        weight,
+                    }))
+                });
+                match task.await {
+                    Ok(r) => r,
+                    Err(e) => Err(ProviderError::new(
+                        info_name,
+                        ProviderErrorKind::Upstream {
+                            status: 502,
+                            message: format!("the provider call did not complete: {e}"),
+                        },
+                    )),
+                }
             }
         };
         let (result, from_cache) = if bypass {
@@ -311,6 +348,9 @@ fn fetch_risk_detections(
 /// hold, folded, so they are bounded by count rather than bytes).
 const MAX_DIRECTORIES: u64 = 1024;
 
+/// Longest a rendered list answer is kept (it is checked against its pages anyway).
+const RENDERED_TTL: Duration = Duration::from_secs(30);
+
 /// The provider-answer caches, one per federated collection.
 ///
 /// Alerts get three quarters of the byte budget; identity collections (far fewer, smaller
@@ -322,17 +362,32 @@ pub struct AnswerCache {
     pub risk_detections: PageCache<RiskDetection>,
     /// Per tenant (lower case): every risky user, folded ([`crate::identity::RiskDirectory`]).
     pub risk_directory: Cache<String, Arc<crate::identity::RiskDirectory>>,
+    /// Rendered list answers ([`crate::rendered`]).
+    pub rendered: crate::rendered::RenderedCache,
+    /// The alert index's answers, in memory ([`crate::rendered::KnownIds`]).
+    pub known_ids: crate::rendered::KnownIds,
 }
 
 impl AnswerCache {
     pub fn new(ttl: Duration, max_bytes: u64) -> Self {
         let identity_share = (max_bytes / 8).max(1);
+        // Rendered list answers get a share too: the bound is for everything cached.
+        let rendered_share = (max_bytes / 8).max(1);
+        let generation = crate::rendered::Generation::default();
         Self {
             alerts: PageCache::new(
                 ttl,
-                max_bytes.saturating_sub(2 * identity_share).max(1),
+                max_bytes
+                    .saturating_sub(2 * identity_share + rendered_share)
+                    .max(1),
                 fetch_alerts,
             ),
+            rendered: crate::rendered::RenderedCache::new(
+                ttl.min(RENDERED_TTL),
+                rendered_share,
+                generation.clone(),
+            ),
+            known_ids: crate::rendered::KnownIds::new(generation),
             risky_users: PageCache::new(ttl, identity_share, fetch_risky_users),
             risk_detections: PageCache::new(ttl, identity_share, fetch_risk_detections),
             risk_directory: Cache::builder()
@@ -347,10 +402,18 @@ impl AnswerCache {
         self.alerts.weighted_size()
             + self.risky_users.weighted_size()
             + self.risk_detections.weighted_size()
+            + self.rendered.weighted_size()
+    }
+
+    /// The cached alert page under `key`, without asking anyone.
+    pub async fn peek(&self, key: &CacheKey) -> Option<Arc<CachedPage>> {
+        self.alerts.cache.get(key).await
     }
 
     /// Forgets everything cached for a tenant (after a write), in every collection.
     pub async fn invalidate_tenant(&self, tenant_id: &str) {
+        // Rendered answers and known ids of every tenant (a counter: cheap, and writes are rare).
+        self.rendered.invalidate_all();
         self.alerts.invalidate_tenant(tenant_id).await;
         self.risky_users.invalidate_tenant(tenant_id).await;
         self.risk_detections.invalidate_tenant(tenant_id).await;

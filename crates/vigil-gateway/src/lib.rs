@@ -15,6 +15,7 @@ pub mod identity;
 pub mod limits;
 pub mod odata;
 pub mod openapi;
+pub mod rendered;
 pub mod routes;
 pub mod skiptoken;
 pub mod state;

@@ -310,6 +310,8 @@ pub async fn submit(
             .enqueue_change(&change, now)
             .await
             .map_err(store_err)?;
+        // A pending action shows in rendered lists (the user-risk join): none may miss it.
+        st.federation.cache.rendered.invalidate_all();
         tracing::info!(
             action = action.as_str(),
             targets = targets.len(),

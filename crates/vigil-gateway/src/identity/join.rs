@@ -34,10 +34,11 @@
 //! may hold fewer alerts than `$top` per provider, and the `nextLink` keeps the option.
 //! `$count` does not take it (it counts the `$filter` only).
 
-use super::{Pending, directory, identity_providers};
+use super::{Pending, RiskDirectory, directory, identity_providers};
 use crate::error::ApiError;
 use crate::state::AppState;
 use serde_json::Value;
+use std::sync::Arc;
 use vigil_model::identity_merge::{level_at_least, parse_level, user_risk_value};
 use vigil_model::query::Select;
 use vigil_model::{Alert, GraphEnum, HideEvolvable, RiskLevel};
@@ -83,6 +84,23 @@ pub async fn render_alerts(
     include_evolvable: bool,
     bypass: bool,
 ) -> Vec<Value> {
+    render_alerts_with_directory(st, tenant, alerts, select, floor, include_evolvable, bypass)
+        .await
+        .0
+}
+
+/// [`render_alerts`], also naming the risk directory joined in (what a rendered answer
+/// depends on, [`crate::rendered`]): `Err(())` when it was partial (not cached).
+pub async fn render_alerts_with_directory(
+    st: &AppState,
+    tenant: &str,
+    alerts: Vec<Alert>,
+    select: Option<&Select>,
+    floor: Option<RiskLevel>,
+    include_evolvable: bool,
+    bypass: bool,
+) -> (Vec<Value>, Result<Option<Arc<RiskDirectory>>, ()>) {
+    let mut used = Ok(None);
     let mut values: Vec<Value> = alerts
         .into_iter()
         .filter_map(|a| serde_json::to_value(a).ok())
@@ -102,6 +120,11 @@ pub async fn render_alerts(
             Pending::default()
         });
         let answered = dir.outcomes.iter().any(|o| !o.failed());
+        used = if dir.complete() {
+            Ok(Some(dir.clone()))
+        } else {
+            Err(())
+        };
         for v in &mut values {
             let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
                 continue;
@@ -132,7 +155,7 @@ pub async fn render_alerts(
             sel.apply(v);
         }
     }
-    values
+    (values, used)
 }
 
 /// Whether an annotated alert involves a user at or above `floor`.

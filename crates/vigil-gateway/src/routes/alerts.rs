@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::fanout::ProviderOutcome;
 use crate::federation::{AlertQuery, WalkState};
 use crate::odata::{self, ApiVersion};
+use crate::rendered::{Rendered, RenderedCache};
 use crate::skiptoken::SkipTokenSigner;
 use crate::state::AppState;
 use axum::Extension;
@@ -12,6 +13,7 @@ use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use vigil_model::Alert;
 use vigil_model::merge::{SourcedAlert, merge};
 use vigil_model::query::{ALERT, QueryOptions, alert_push_down};
@@ -107,7 +109,18 @@ pub(crate) fn json_response(
         }
         _ => odata::etag_of(&bytes),
     };
-    let mut resp = if status == StatusCode::OK && odata::if_none_match(req_headers, &etag) {
+    Ok(bytes_response(status, bytes, &etag, req_headers, extra))
+}
+
+/// Rendered JSON with its ETag; `304` when the caller already has it.
+pub(crate) fn bytes_response(
+    status: StatusCode,
+    bytes: Vec<u8>,
+    etag: &str,
+    req_headers: &HeaderMap,
+    extra: HeaderMap,
+) -> Response {
+    let mut resp = if status == StatusCode::OK && odata::if_none_match(req_headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = (status, bytes).into_response();
@@ -118,12 +131,86 @@ pub(crate) fn json_response(
         r
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     h.insert("odata-version", HeaderValue::from_static("4.0"));
     h.extend(extra);
-    Ok(resp)
+    resp
+}
+
+/// Appends `"key":value,` to a list body's head.
+fn push_member(head: &mut Vec<u8>, key: &str, value: &Value) -> Result<(), ApiError> {
+    serde_json::to_writer(&mut *head, key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    head.push(b':');
+    serde_json::to_writer(&mut *head, value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    head.push(b',');
+    Ok(())
+}
+
+/// The ETag of a list: its data members (the head and `value`), not the status block.
+fn list_etag(head: &[u8], value: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"{");
+    h.update(head);
+    h.update(value);
+    odata::etag_of_digest(&h.finalize())
+}
+
+/// A list answered from its rendered bytes ([`crate::rendered`]) when every provider page and
+/// the risk directory it was built from are still the cached ones; `None` otherwise.
+async fn serve_rendered(
+    st: &AppState,
+    tenant: &str,
+    key: &str,
+    req_headers: &HeaderMap,
+) -> Option<Response> {
+    let started = std::time::Instant::now();
+    let cache = &st.federation.cache;
+    let r = cache.rendered.get(key).await?;
+    let mut ages: Vec<(&str, u64)> = Vec::with_capacity(r.pages.len());
+    for (k, used) in &r.pages {
+        let current = cache.peek(k).await?;
+        if !std::ptr::eq(used.as_ptr(), Arc::as_ptr(&current)) {
+            return None;
+        }
+        let age = u64::try_from(current.fetched_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        ages.retain(|(p, _)| *p != k.provider.as_str());
+        ages.push((k.provider.as_str(), age));
+    }
+    if let Some(used) = &r.directory {
+        let current = cache
+            .risk_directory
+            .get(&tenant.to_ascii_lowercase())
+            .await?;
+        if !std::ptr::eq(used.as_ptr(), Arc::as_ptr(&current)) {
+            return None;
+        }
+    }
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let outcomes: Vec<ProviderOutcome> = r
+        .outcomes
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            o.from_cache = true;
+            o.latency_ms = latency_ms;
+            o.cache_age_ms = ages
+                .iter()
+                .find(|(p, _)| *p == o.provider.as_str())
+                .map(|(_, a)| *a);
+            o
+        })
+        .collect();
+    let body = crate::rendered::list_body(&r.head, &outcomes, &r.value);
+    Some(bytes_response(
+        StatusCode::OK,
+        body,
+        &r.etag,
+        req_headers,
+        HeaderMap::new(),
+    ))
 }
 
 fn context_url(
@@ -169,6 +256,26 @@ pub async fn list_alerts(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     principal.require(Need::READ_ALERTS)?;
+    let bypass = odata::no_cache(&headers);
+    let base = odata::base_url(&st.config.public_url, &headers);
+    let evolvable = crate::routes::identity::include_evolvable(&headers);
+    // The same list answered moments ago from pages that are still cached: its bytes.
+    let rendered_key = (!bypass).then(|| {
+        RenderedCache::key(
+            &principal.tenant_id,
+            version.segment(),
+            &base,
+            uri.path(),
+            raw.as_deref().unwrap_or(""),
+            evolvable,
+        )
+    });
+    if let Some(key) = &rendered_key
+        && let Some(resp) = serve_rendered(&st, &principal.tenant_id, key, &headers).await
+    {
+        return Ok(resp);
+    }
+    let generation = st.federation.cache.rendered.generation();
     let input = parse_list(&st, &principal, raw.as_deref())?;
     let risk_floor = crate::identity::join::risk_floor(&input.pairs)?;
     let first_page = input.opts.skiptoken.is_none();
@@ -179,7 +286,6 @@ pub async fn list_alerts(
             .map_err(|e| ApiError::BadRequest(e.to_string()))?,
         None => WalkState::default(),
     };
-    let bypass = odata::no_cache(&headers);
     let page = st
         .federation
         .list_page(&principal.tenant_id, &input.query, state, bypass)
@@ -194,52 +300,70 @@ pub async fn list_alerts(
         alerts.drain(..skip.min(alerts.len()));
     }
     crate::writeback::decorate(&st, &principal.tenant_id, &mut alerts).await?;
-    let base = odata::base_url(&st.config.public_url, &headers);
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        Value::String(context_url(
+    let mut head = Vec::with_capacity(512);
+    push_member(
+        &mut head,
+        "@odata.context",
+        &Value::String(context_url(
             &base,
             version,
             input.opts.select.as_ref(),
             false,
         )),
-    );
+    )?;
     if input.opts.count {
         let total = count_all(&st, &principal, &input.query).await?;
-        body.insert("@odata.count".into(), Value::from(total));
+        push_member(&mut head, "@odata.count", &Value::from(total))?;
     }
     if let Some(next) = &page.next {
         let token = st.skiptokens.sign(&input.binding, next);
-        body.insert(
-            "@odata.nextLink".into(),
-            Value::String(odata::next_link(&base, uri.path(), &input.pairs, &token)),
-        );
+        push_member(
+            &mut head,
+            "@odata.nextLink",
+            &Value::String(odata::next_link(&base, uri.path(), &input.pairs, &token)),
+        )?;
     }
-    body.insert(
-        PROVIDER_STATUS_KEY.into(),
-        serde_json::to_value(&page.outcomes).unwrap_or(Value::Null),
-    );
     // Serialized with each user's federated risk joined in (crate::identity::join).
-    let values = crate::identity::join::render_alerts(
+    let (values, directory) = crate::identity::join::render_alerts_with_directory(
         &st,
         &principal.tenant_id,
         alerts,
         input.opts.select.as_ref(),
         risk_floor,
-        crate::routes::identity::include_evolvable(&headers),
+        evolvable,
         bypass,
     )
     .await;
-    body.insert("value".into(), Value::Array(values));
+    let value = serde_json::to_vec(&values).map_err(|e| ApiError::Internal(e.to_string()))?;
+    drop(values);
+    let etag = list_etag(&head, &value);
+    let status = status_for(&page.outcomes);
     let mut extra = HeaderMap::new();
     warning_headers(&mut extra, &page.outcomes);
-    json_response(
-        status_for(&page.outcomes),
-        &Value::Object(body),
-        &headers,
-        extra,
-    )
+    let body = crate::rendered::list_body(&head, &page.outcomes, &value);
+    let resp = bytes_response(status, body, &etag, &headers, extra);
+    if let (Some(key), Some(pages), Ok(directory)) = (rendered_key, page.pages, directory)
+        && status == StatusCode::OK
+        && !input.opts.count
+    {
+        st.federation
+            .cache
+            .rendered
+            .insert(
+                key,
+                Rendered {
+                    generation,
+                    pages,
+                    directory: directory.as_ref().map(Arc::downgrade),
+                    outcomes: page.outcomes,
+                    head: head.into(),
+                    value: value.into(),
+                    etag,
+                },
+            )
+            .await;
+    }
+    Ok(resp)
 }
 
 fn sort_alerts(alerts: &mut [Alert], orderby: &vigil_model::query::OrderBy) {
