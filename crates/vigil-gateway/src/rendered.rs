@@ -60,10 +60,10 @@ pub struct Rendered {
     pub directory: Option<Weak<RiskDirectory>>,
     /// The outcomes of the request that rendered it (items per provider).
     pub outcomes: Vec<ProviderOutcome>,
-    /// The members before the status block, each followed by a comma (no opening brace).
+    /// The body up to the status block ([`list_head`]).
     pub head: Bytes,
-    /// The `value` array.
-    pub value: Bytes,
+    /// The body after the status block ([`list_tail`]).
+    pub tail: Bytes,
     pub etag: String,
 }
 
@@ -76,7 +76,7 @@ impl Rendered {
                 k.tenant_id.len() + k.provider.len() + std::mem::size_of::<CacheKey>() + 128
             })
             .sum();
-        let bytes = self.head.len() + self.value.len() + keys + self.outcomes.len() * 256 + 512;
+        let bytes = self.head.len() + self.tail.len() + keys + self.outcomes.len() * 256 + 512;
         u32::try_from(bytes).unwrap_or(u32::MAX)
     }
 }
@@ -146,20 +146,77 @@ impl RenderedCache {
     }
 }
 
-/// The status block and the closing of a list body, around the cached parts.
-pub fn list_body(head: &[u8], outcomes: &[ProviderOutcome], value: &[u8]) -> Vec<u8> {
-    let status = serde_json::to_vec(outcomes).unwrap_or_else(|_| b"[]".to_vec());
-    let mut out = Vec::with_capacity(head.len() + status.len() + value.len() + 48);
+/// The opening of a list body: `{`, the data members before the status block (each followed
+/// by a comma), and the status block's key.
+pub fn list_head(members: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(members.len() + 32);
     out.push(b'{');
-    out.extend_from_slice(head);
-    out.extend_from_slice(b"\"");
+    out.extend_from_slice(members);
+    out.push(b'"');
     out.extend_from_slice(crate::routes::alerts::PROVIDER_STATUS_KEY.as_bytes());
     out.extend_from_slice(b"\":");
-    out.extend_from_slice(&status);
+    out.into()
+}
+
+/// The closing of a list body: the `value` member and `}`.
+pub fn list_tail(value: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(value.len() + 12);
     out.extend_from_slice(b",\"value\":");
     out.extend_from_slice(value);
     out.push(b'}');
-    out
+    out.into()
+}
+
+/// A list body: the (shared, cached) head and tail around this request's status block, sent
+/// as they are (no copy), with their exact length.
+pub fn list_body(head: &Bytes, outcomes: &[ProviderOutcome], tail: &Bytes) -> axum::body::Body {
+    let status = serde_json::to_vec(outcomes).unwrap_or_else(|_| b"[]".to_vec());
+    axum::body::Body::new(Parts::new(vec![
+        head.clone(),
+        Bytes::from(status),
+        tail.clone(),
+    ]))
+}
+
+/// A body of a few byte chunks, sent in order, with an exact size hint (`Content-Length`).
+pub struct Parts {
+    chunks: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl Parts {
+    pub fn new(chunks: Vec<Bytes>) -> Self {
+        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
+        Self {
+            chunks: chunks.into(),
+            remaining,
+        }
+    }
+}
+
+impl http_body::Body for Parts {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let next = this.chunks.pop_front().map(|c| {
+            this.remaining = this.remaining.saturating_sub(c.len() as u64);
+            Ok(http_body::Frame::data(c))
+        });
+        std::task::Poll::Ready(next)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
 }
 
 /// Unified ids of provider copies the store already answered (see the module docs).

@@ -84,13 +84,24 @@ pub async fn render_alerts(
     include_evolvable: bool,
     bypass: bool,
 ) -> Vec<Value> {
-    render_alerts_with_directory(st, tenant, alerts, select, floor, include_evolvable, bypass)
-        .await
-        .0
+    render_alerts_with_directory(
+        st,
+        tenant,
+        alerts,
+        select,
+        floor,
+        include_evolvable,
+        bypass,
+        None,
+    )
+    .await
+    .0
 }
 
 /// [`render_alerts`], also naming the risk directory joined in (what a rendered answer
-/// depends on, [`crate::rendered`]): `Err(())` when it was partial (not cached).
+/// depends on, [`crate::rendered`]): `Err(())` when it was partial (not cached). `prefetched`:
+/// the directory, when the caller read it already (concurrently with the alerts).
+#[allow(clippy::too_many_arguments)]
 pub async fn render_alerts_with_directory(
     st: &AppState,
     tenant: &str,
@@ -99,6 +110,7 @@ pub async fn render_alerts_with_directory(
     floor: Option<RiskLevel>,
     include_evolvable: bool,
     bypass: bool,
+    prefetched: Option<Arc<RiskDirectory>>,
 ) -> (Vec<Value>, Result<Option<Arc<RiskDirectory>>, ()>) {
     let mut used = Ok(None);
     let mut values: Vec<Value> = alerts
@@ -113,8 +125,13 @@ pub async fn render_alerts_with_directory(
             .is_some_and(|a| !a.is_empty())
     });
     if has_identity && involves_users {
-        let (dir, pending) =
-            tokio::join!(directory(fed, tenant, bypass), Pending::load(fed, tenant));
+        let dir = async {
+            match prefetched {
+                Some(d) => d,
+                None => directory(fed, tenant, bypass).await,
+            }
+        };
+        let (dir, pending) = tokio::join!(dir, Pending::load(fed, tenant));
         let pending = pending.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
             Pending::default()

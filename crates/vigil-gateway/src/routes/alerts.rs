@@ -109,13 +109,19 @@ pub(crate) fn json_response(
         }
         _ => odata::etag_of(&bytes),
     };
-    Ok(bytes_response(status, bytes, &etag, req_headers, extra))
+    Ok(bytes_response(
+        status,
+        axum::body::Body::from(bytes),
+        &etag,
+        req_headers,
+        extra,
+    ))
 }
 
 /// Rendered JSON with its ETag; `304` when the caller already has it.
 pub(crate) fn bytes_response(
     status: StatusCode,
-    bytes: Vec<u8>,
+    bytes: axum::body::Body,
     etag: &str,
     req_headers: &HeaderMap,
     extra: HeaderMap,
@@ -149,12 +155,11 @@ fn push_member(head: &mut Vec<u8>, key: &str, value: &Value) -> Result<(), ApiEr
 }
 
 /// The ETag of a list: its data members (the head and `value`), not the status block.
-fn list_etag(head: &[u8], value: &[u8]) -> String {
+fn list_etag(head: &[u8], tail: &[u8]) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
-    h.update(b"{");
     h.update(head);
-    h.update(value);
+    h.update(tail);
     odata::etag_of_digest(&h.finalize())
 }
 
@@ -203,7 +208,7 @@ async fn serve_rendered(
             o
         })
         .collect();
-    let body = crate::rendered::list_body(&r.head, &outcomes, &r.value);
+    let body = crate::rendered::list_body(&r.head, &outcomes, &r.tail);
     Some(bytes_response(
         StatusCode::OK,
         body,
@@ -286,11 +291,21 @@ pub async fn list_alerts(
             .map_err(|e| ApiError::BadRequest(e.to_string()))?,
         None => WalkState::default(),
     };
-    let page = st
-        .federation
-        .list_page(&principal.tenant_id, &input.query, state, bypass)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The tenant's risk directory (the user-risk join) is read while the providers are asked,
+    // not after: on a no-cache request both are upstream calls.
+    let fed = &st.federation;
+    let has_identity = !crate::identity::identity_providers(fed, &principal.tenant_id).is_empty();
+    let (page, prefetched) = tokio::join!(
+        fed.list_page(&principal.tenant_id, &input.query, state, bypass),
+        async {
+            if has_identity {
+                Some(crate::identity::directory(fed, &principal.tenant_id, bypass).await)
+            } else {
+                None
+            }
+        }
+    );
+    let page = page.map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut alerts = page.alerts;
     if let Some(o) = &input.query.orderby {
         sort_alerts(&mut alerts, o);
@@ -332,15 +347,19 @@ pub async fn list_alerts(
         risk_floor,
         evolvable,
         bypass,
+        prefetched,
     )
     .await;
     let value = serde_json::to_vec(&values).map_err(|e| ApiError::Internal(e.to_string()))?;
     drop(values);
-    let etag = list_etag(&head, &value);
+    let head = crate::rendered::list_head(&head);
+    let tail = crate::rendered::list_tail(&value);
+    drop(value);
+    let etag = list_etag(&head, &tail);
     let status = status_for(&page.outcomes);
     let mut extra = HeaderMap::new();
     warning_headers(&mut extra, &page.outcomes);
-    let body = crate::rendered::list_body(&head, &page.outcomes, &value);
+    let body = crate::rendered::list_body(&head, &page.outcomes, &tail);
     let resp = bytes_response(status, body, &etag, &headers, extra);
     if let (Some(key), Some(pages), Ok(directory)) = (rendered_key, page.pages, directory)
         && status == StatusCode::OK
@@ -356,8 +375,8 @@ pub async fn list_alerts(
                     pages,
                     directory: directory.as_ref().map(Arc::downgrade),
                     outcomes: page.outcomes,
-                    head: head.into(),
-                    value: value.into(),
+                    head,
+                    tail,
                     etag,
                 },
             )
