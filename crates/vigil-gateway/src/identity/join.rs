@@ -142,25 +142,9 @@ pub async fn render_alerts_with_directory(
         } else {
             Err(())
         };
-        for v in &mut values {
-            let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for s in states.iter_mut().filter_map(Value::as_object_mut) {
-                if !answered {
-                    continue;
-                }
-                let id = s.get("aadUserId").and_then(Value::as_str);
-                let upn = s.get("userPrincipalName").and_then(Value::as_str);
-                let risk = dir.find(id, upn).map(|u| {
-                    let mut u = u.clone();
-                    pending.overlay(&mut u);
-                    if !include_evolvable {
-                        u.hide_evolvable_members();
-                    }
-                    user_risk_value(&u)
-                });
-                s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
+        if answered {
+            for v in &mut values {
+                join_user_risk(v, &dir, &pending, include_evolvable);
             }
         }
     }
@@ -173,6 +157,89 @@ pub async fn render_alerts_with_directory(
         }
     }
     (values, used)
+}
+
+/// Adds `vigilUserRisk` to every `userStates` entry of a serialized alert.
+fn join_user_risk(v: &mut Value, dir: &RiskDirectory, pending: &Pending, include_evolvable: bool) {
+    let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for s in states.iter_mut().filter_map(Value::as_object_mut) {
+        let id = s.get("aadUserId").and_then(Value::as_str);
+        let upn = s.get("userPrincipalName").and_then(Value::as_str);
+        let risk = dir.find(id, upn).map(|u| {
+            let mut u = u.clone();
+            pending.overlay(&mut u);
+            if !include_evolvable {
+                u.hide_evolvable_members();
+            }
+            user_risk_value(&u)
+        });
+        s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
+    }
+}
+
+/// [`render_alerts_with_directory`] without `$select` or a risk floor, straight to the JSON
+/// array: an alert without users is serialized as it is (no `serde_json::Value` in between);
+/// only alerts whose users get their risk joined in go through one, each on its own.
+pub async fn render_alerts_json(
+    st: &AppState,
+    tenant: &str,
+    alerts: Vec<Alert>,
+    include_evolvable: bool,
+    bypass: bool,
+    prefetched: Option<Arc<RiskDirectory>>,
+) -> (Vec<u8>, Result<Option<Arc<RiskDirectory>>, ()>) {
+    let fed = &st.federation;
+    let mut used = Ok(None);
+    let mut join = None;
+    let has_identity = !identity_providers(fed, tenant).is_empty();
+    if has_identity && alerts.iter().any(|a| !a.user_states.is_empty()) {
+        let dir = async {
+            match prefetched {
+                Some(d) => d,
+                None => directory(fed, tenant, bypass).await,
+            }
+        };
+        let (dir, pending) = tokio::join!(dir, Pending::load(fed, tenant));
+        let pending = pending.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
+            Pending::default()
+        });
+        used = if dir.complete() {
+            Ok(Some(dir.clone()))
+        } else {
+            Err(())
+        };
+        if dir.outcomes.iter().any(|o| !o.failed()) {
+            join = Some((dir, pending));
+        }
+    }
+    let mut out = Vec::with_capacity(alerts.len().saturating_mul(2048) + 2);
+    out.push(b'[');
+    let mut first = true;
+    for a in alerts {
+        let mark = out.len();
+        if !first {
+            out.push(b',');
+        }
+        let written = match &join {
+            Some((dir, pending)) if !a.user_states.is_empty() => {
+                serde_json::to_value(a).and_then(|mut v| {
+                    join_user_risk(&mut v, dir, pending, include_evolvable);
+                    serde_json::to_writer(&mut out, &v)
+                })
+            }
+            _ => serde_json::to_writer(&mut out, &a),
+        };
+        match written {
+            Ok(()) => first = false,
+            // As the Value path: an alert that cannot be serialized is left out.
+            Err(_) => out.truncate(mark),
+        }
+    }
+    out.push(b']');
+    (out, used)
 }
 
 /// Whether an annotated alert involves a user at or above `floor`.

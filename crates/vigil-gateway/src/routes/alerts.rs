@@ -339,19 +339,31 @@ pub async fn list_alerts(
         )?;
     }
     // Serialized with each user's federated risk joined in (crate::identity::join).
-    let (values, directory) = crate::identity::join::render_alerts_with_directory(
-        &st,
-        &principal.tenant_id,
-        alerts,
-        input.opts.select.as_ref(),
-        risk_floor,
-        evolvable,
-        bypass,
-        prefetched,
-    )
-    .await;
-    let value = serde_json::to_vec(&values).map_err(|e| ApiError::Internal(e.to_string()))?;
-    drop(values);
+    let (value, directory) = if input.opts.select.is_none() && risk_floor.is_none() {
+        crate::identity::join::render_alerts_json(
+            &st,
+            &principal.tenant_id,
+            alerts,
+            evolvable,
+            bypass,
+            prefetched,
+        )
+        .await
+    } else {
+        let (values, directory) = crate::identity::join::render_alerts_with_directory(
+            &st,
+            &principal.tenant_id,
+            alerts,
+            input.opts.select.as_ref(),
+            risk_floor,
+            evolvable,
+            bypass,
+            prefetched,
+        )
+        .await;
+        let value = serde_json::to_vec(&values).map_err(|e| ApiError::Internal(e.to_string()))?;
+        (value, directory)
+    };
     let head = crate::rendered::list_head(&head);
     let tail = crate::rendered::list_tail(&value);
     drop(value);
