@@ -835,14 +835,12 @@ pub async fn decorate(
         return Ok(Vec::new());
     }
     let store = &st.federation.store;
-    // One query for the whole page's histories, not one per alert.
-    let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
-    let (histories, open) = tokio::join!(store.histories(tenant, &ids), open_rows(st, tenant));
-    let histories = histories.map_err(store_err)?;
+    let histories = futures::future::join_all(alerts.iter().map(|a| store.history(tenant, &a.id)));
+    let (histories, open) = tokio::join!(histories, open_rows(st, tenant));
     let open = open?;
     let mut etags = Vec::with_capacity(alerts.len());
-    for a in alerts.iter_mut() {
-        let h = histories.get(&a.id).cloned().unwrap_or_default();
+    for (a, h) in alerts.iter_mut().zip(histories) {
+        let h = h.map_err(store_err)?;
         let changes = h.len();
         etags.push(alert_etag(a, changes));
         if changes == 0 {
