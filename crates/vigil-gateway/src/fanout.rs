@@ -142,14 +142,36 @@ impl<T> Clone for PageCache<T> {
     }
 }
 
-fn weight_of<T: Serialize>(page: &Page<T>) -> u32 {
-    // Serialized size is a fair, cheap proxy for the in-memory size of a page.
-    let bytes: usize = page
-        .items
-        .iter()
-        .map(|a| serde_json::to_vec(a).map(|v| v.len()).unwrap_or(1024))
-        .sum::<usize>()
-        + 256;
+/// Heap bytes (in tenths) a parsed item takes per byte of its JSON, beyond the item itself (measured: the
+/// `weigh` test asserts the weight of parsed alert pages is within [1, 1.6] × the memory they
+/// take): strings, vectors and maps cost more in memory than their JSON text.
+pub const HEAP_PER_JSON_BYTE_TENTHS: usize = 22;
+
+/// Counts bytes written, keeps none.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The memory a cached page holds, estimated from its serialized size (counted, not
+/// allocated) times [`HEAP_PER_JSON_BYTE_TENTHS`] / 10, plus the items themselves.
+pub fn weight_of<T: Serialize>(page: &Page<T>) -> u32 {
+    let mut c = Counter(0);
+    for item in &page.items {
+        if serde_json::to_writer(&mut c, item).is_err() {
+            c.0 += 1024;
+        }
+    }
+    let bytes = (c.0.saturating_mul(HEAP_PER_JSON_BYTE_TENTHS) / 10)
+        .saturating_add(page.items.capacity() * std::mem::size_of::<T>())
+        .saturating_add(256);
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
@@ -262,27 +284,42 @@ where
         let started = Instant::now();
         let stale_key = self.last_good.as_ref().map(|_| key.clone());
         let fetch = {
+            let info_name = info.name.clone();
             let provider = provider.clone();
             let request = key.request.clone();
             let call = self.fetch;
             let resilience = self.resilience.clone();
             let last_good = self.last_good.clone().zip(stale_key.clone());
             async move {
-                let page = resilience
-                    .call(provider.info(), timeout, true, || {
-                        call(provider.clone(), request.clone())
-                    })
-                    .await?;
-                let weight = weight_of(&page);
-                let cached = Arc::new(CachedPage {
-                    page,
-                    fetched_at: Instant::now(),
-                    weight,
+                // Its own task: the answers of many providers are parsed and weighed on every
+                // worker thread at once, not one after the other on the request's task.
+                let task = tokio::spawn(async move {
+                    let page = resilience
+                        .call(provider.info(), timeout, true, || {
+                            call(provider.clone(), request.clone())
+                        })
+                        .await?;
+                    let weight = weight_of(&page);
+                    let cached = Arc::new(CachedPage {
+                        page,
+                        fetched_at: Instant::now(),
+                        weight,
+                    });
+                    if let Some((last_good, key)) = last_good {
+                        last_good.insert(key, cached.clone()).await;
+                    }
+                    Ok::<_, ProviderError>(cached)
                 });
-                if let Some((last_good, key)) = last_good {
-                    last_good.insert(key, cached.clone()).await;
+                match task.await {
+                    Ok(r) => r,
+                    Err(e) => Err(ProviderError::new(
+                        info_name,
+                        ProviderErrorKind::Upstream {
+                            status: 502,
+                            message: format!("the provider call did not complete: {e}"),
+                        },
+                    )),
                 }
-                Ok::<_, ProviderError>(cached)
             }
         };
         let (result, from_cache) = if bypass {
@@ -426,6 +463,9 @@ fn fetch_risk_detections(
 /// hold, folded, so they are bounded by count rather than bytes).
 const MAX_DIRECTORIES: u64 = 1024;
 
+/// Longest a rendered list answer is kept (it is checked against its pages anyway).
+const RENDERED_TTL: Duration = Duration::from_secs(30);
+
 /// The provider-answer caches, one per federated collection.
 ///
 /// Alerts get three quarters of the byte budget; identity collections (far fewer, smaller
@@ -439,6 +479,10 @@ pub struct AnswerCache {
     pub risk_directory: Cache<String, Arc<crate::identity::RiskDirectory>>,
     /// Per-provider protection, shared by every collection and by get-by-id.
     pub resilience: Arc<Resilience>,
+    /// Rendered list answers ([`crate::rendered`]).
+    pub rendered: crate::rendered::RenderedCache,
+    /// The alert index's answers, in memory ([`crate::rendered::KnownIds`]).
+    pub known_ids: crate::rendered::KnownIds,
 }
 
 impl AnswerCache {
@@ -449,14 +493,25 @@ impl AnswerCache {
             false => 0,
         };
         let r = || resilience.clone();
+        // Rendered list answers get a share too: the bound is for everything cached.
+        let rendered_share = (max_bytes / 8).max(1);
+        let generation = crate::rendered::Generation::default();
         Self {
             alerts: PageCache::new(
                 ttl,
-                max_bytes.saturating_sub(2 * identity_share).max(1),
+                max_bytes
+                    .saturating_sub(2 * identity_share + rendered_share)
+                    .max(1),
                 fetch_alerts,
                 r(),
                 stale - 2 * (stale / 8),
             ),
+            rendered: crate::rendered::RenderedCache::new(
+                ttl.min(RENDERED_TTL),
+                rendered_share,
+                generation.clone(),
+            ),
+            known_ids: crate::rendered::KnownIds::new(generation),
             risky_users: PageCache::new(ttl, identity_share, fetch_risky_users, r(), stale / 8),
             risk_detections: PageCache::new(
                 ttl,
@@ -478,6 +533,7 @@ impl AnswerCache {
         self.alerts.weighted_size().await
             + self.risky_users.weighted_size().await
             + self.risk_detections.weighted_size().await
+            + self.rendered.weighted_size()
     }
 
     /// Age of the newest answer any collection holds for (tenant, provider).
@@ -492,8 +548,25 @@ impl AnswerCache {
         .min()
     }
 
+    /// The key the alert cache files `provider`'s answer to `request` under, now.
+    pub fn alert_key(&self, tenant_id: &str, provider: &str, request: ListRequest) -> CacheKey {
+        CacheKey {
+            tenant_id: tenant_id.to_string(),
+            provider: provider.to_string(),
+            request,
+            generation: self.alerts.generation(tenant_id),
+        }
+    }
+
+    /// The cached alert page under `key`, without asking anyone.
+    pub async fn peek(&self, key: &CacheKey) -> Option<Arc<CachedPage>> {
+        self.alerts.cache.get(key).await
+    }
+
     /// Forgets everything cached for a tenant (after a write), in every collection.
     pub async fn invalidate_tenant(&self, tenant_id: &str) {
+        // Rendered answers and known ids of every tenant (a counter: cheap, and writes are rare).
+        self.rendered.invalidate_all();
         self.alerts.invalidate_tenant(tenant_id).await;
         self.risky_users.invalidate_tenant(tenant_id).await;
         self.risk_detections.invalidate_tenant(tenant_id).await;

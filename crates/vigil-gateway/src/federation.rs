@@ -31,10 +31,10 @@
 //! sources. The alert index keeps the first id an alert was shown under: a later list, GET,
 //! replica or restart shows the same id, even when more sources have joined since.
 
-use crate::fanout::{AnswerCache, ProviderOutcome};
+use crate::fanout::{AnswerCache, CacheKey, CachedPage, ProviderOutcome};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use vigil_model::merge::{FingerprintRule, SourcedAlert, VigilSource, merge};
 use vigil_model::query::{Filter, OrderBy, PushDown};
@@ -153,6 +153,10 @@ pub struct AlertPage {
     pub outcomes: Vec<ProviderOutcome>,
     /// Where the next page starts; `None` at the end.
     pub next: Option<WalkState>,
+    /// Every cached provider page the alerts came from, when they came from nothing else
+    /// (no failed provider, no carried alert re-fetched): what a rendered answer depends on
+    /// ([`crate::rendered`]).
+    pub pages: Option<Vec<(CacheKey, Weak<CachedPage>)>>,
 }
 
 /// Errors of the engine (provider failures are outcomes, not errors).
@@ -269,6 +273,10 @@ impl Federation {
                 alerts: more.alerts,
                 outcomes: combine_outcomes(page.outcomes, more.outcomes),
                 next: more.next,
+                pages: page.pages.zip(more.pages).map(|(mut a, b)| {
+                    a.extend(b);
+                    a
+                }),
             };
             steps += 1;
         }
@@ -312,6 +320,8 @@ impl Federation {
         );
 
         let mut outcomes = Vec::with_capacity(answers.len());
+        // Carried alerts are fetched past the page cache: such a page is not rendered twice.
+        let mut pages = carried_alerts.is_empty().then(Vec::new);
         let mut items: Vec<SourcedAlert> = carried_alerts;
         // The cut: the newest "oldest item" among aligned providers that returned a full page.
         let mut cut: Option<Timestamp> = None;
@@ -321,14 +331,22 @@ impl Federation {
             let failed = outcome.failed();
             outcomes.push(outcome);
             if failed {
+                pages = None;
                 next.done.insert(name);
                 continue;
             }
             let Some(page) = page else {
-                // A provider's 404: nothing there.
+                // A provider's 404: nothing there (and nothing cached).
+                pages = None;
                 next.done.insert(name);
                 continue;
             };
+            if let Some(used) = &mut pages {
+                used.push((
+                    self.cache.alert_key(tenant_id, &name, req.clone()),
+                    Arc::downgrade(&page),
+                ));
+            }
             let page_items = &page.page.items;
             if Self::aligned(&p) {
                 let full = page_items.len() >= req.page_size && req.page_size > 0;
@@ -419,6 +437,7 @@ impl Federation {
             alerts,
             outcomes,
             next: (!finished).then_some(next),
+            pages,
         })
     }
 
@@ -486,7 +505,19 @@ impl Federation {
             }
             sources_per_alert.push(sources);
         }
-        let known = self.store.index_alerts(tenant_id, &entries).await?;
+        // Every copy already indexed (and remembered): no store round trip.
+        let known = match self.cache.known_ids.lookup(tenant_id, &entries).await {
+            Some(known) => known,
+            None => {
+                let generation = self.cache.known_ids.generation();
+                let known = self.store.index_alerts(tenant_id, &entries).await?;
+                self.cache
+                    .known_ids
+                    .remember(generation, tenant_id, &known)
+                    .await;
+                known
+            }
+        };
         let mut remaps: Vec<AlertIndexEntry> = Vec::new();
         for (a, sources) in alerts.iter_mut().zip(&sources_per_alert) {
             // The oldest id any of its sources was shown under wins; ties by the id itself.
@@ -513,6 +544,11 @@ impl Federation {
         }
         if !remaps.is_empty() {
             self.store.reassign_alerts(tenant_id, &remaps).await?;
+            // Ids changed: what this and every other replica remembers of them is stale.
+            self.cache.rendered.invalidate_all();
+            if let Err(e) = self.store.notify_invalidation(tenant_id).await {
+                tracing::warn!(error = %e, "could not notify other replicas of reassigned ids");
+            }
         }
         Ok(alerts)
     }

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod metrics;
 pub mod odata;
 pub mod openapi;
+pub mod rendered;
 pub mod resilience;
 pub mod routes;
 pub mod skiptoken;

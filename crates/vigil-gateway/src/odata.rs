@@ -119,9 +119,19 @@ pub fn preferences(headers: &HeaderMap) -> Vec<String> {
 /// A strong ETag over a body.
 pub fn etag_of(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    etag_of_digest(&sha2::Sha256::digest(bytes))
+}
+
+/// The ETag of a SHA-256 digest (its first 12 bytes, hex, quoted).
+pub fn etag_of_digest(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(26);
+    out.push('"');
+    for b in digest.iter().take(12) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out.push('"');
+    out
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, `*` included).

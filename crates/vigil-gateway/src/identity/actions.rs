@@ -317,6 +317,8 @@ pub async fn submit(
             }
             Err(e) => return Err(store_err(e)),
         };
+        // A pending action shows in rendered lists (the user-risk join): none may miss it.
+        st.federation.cache.rendered.invalidate_all();
         tracing::info!(
             action = action.as_str(),
             targets = targets.len(),

@@ -40,11 +40,12 @@
 //! [`annotate`] serves the alert list, `GET /security/alerts/{id}` and the `200` answer of
 //! `PATCH` with `Prefer: return=representation`, so the three show the same `userStates`.
 
-use super::{Pending, directory, identity_providers};
+use super::{Pending, RiskDirectory, directory, identity_providers};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use serde_json::Value;
+use std::sync::Arc;
 use vigil_model::identity_merge::{level_at_least, parse_level, user_risk_value};
 use vigil_model::query::Select;
 use vigil_model::{Alert, GraphEnum, HideEvolvable, RiskLevel};
@@ -104,11 +105,47 @@ pub async fn render_alerts(
     include_evolvable: bool,
     bypass: bool,
 ) -> Vec<Value> {
+    render_alerts_with_directory(
+        st,
+        tenant,
+        alerts,
+        select,
+        floor,
+        include_evolvable,
+        bypass,
+        None,
+    )
+    .await
+    .0
+}
+
+/// [`render_alerts`], also naming the risk directory joined in (what a rendered answer
+/// depends on, [`crate::rendered`]): `Err(())` when it was partial (not cached). `prefetched`:
+/// the directory, when the caller read it already (concurrently with the alerts).
+#[allow(clippy::too_many_arguments)]
+pub async fn render_alerts_with_directory(
+    st: &AppState,
+    tenant: &str,
+    alerts: Vec<Alert>,
+    select: Option<&Select>,
+    floor: Option<RiskLevel>,
+    include_evolvable: bool,
+    bypass: bool,
+    prefetched: Option<Arc<RiskDirectory>>,
+) -> (Vec<Value>, Result<Option<Arc<RiskDirectory>>, ()>) {
     let mut values: Vec<Value> = alerts
         .into_iter()
         .filter_map(|a| serde_json::to_value(a).ok())
         .collect();
-    annotate(st, tenant, &mut values, include_evolvable, bypass).await;
+    let used = annotate_with(
+        st,
+        tenant,
+        &mut values,
+        include_evolvable,
+        bypass,
+        prefetched,
+    )
+    .await;
     if let Some(floor) = floor {
         values.retain(|v| alert_at_least(v, floor));
     }
@@ -117,7 +154,90 @@ pub async fn render_alerts(
             sel.apply(v);
         }
     }
-    values
+    (values, used)
+}
+
+/// Adds `vigilUserRisk` to every `userStates` entry of a serialized alert.
+fn join_user_risk(v: &mut Value, dir: &RiskDirectory, pending: &Pending, include_evolvable: bool) {
+    let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for s in states.iter_mut().filter_map(Value::as_object_mut) {
+        let id = s.get("aadUserId").and_then(Value::as_str);
+        let upn = s.get("userPrincipalName").and_then(Value::as_str);
+        let risk = dir.find(id, upn).map(|u| {
+            let mut u = u.clone();
+            pending.overlay(&mut u);
+            if !include_evolvable {
+                u.hide_evolvable_members();
+            }
+            user_risk_value(&u)
+        });
+        s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
+    }
+}
+
+/// [`render_alerts_with_directory`] without `$select` or a risk floor, straight to the JSON
+/// array: an alert without users is serialized as it is (no `serde_json::Value` in between);
+/// only alerts whose users get their risk joined in go through one, each on its own.
+pub async fn render_alerts_json(
+    st: &AppState,
+    tenant: &str,
+    alerts: Vec<Alert>,
+    include_evolvable: bool,
+    bypass: bool,
+    prefetched: Option<Arc<RiskDirectory>>,
+) -> (Vec<u8>, Result<Option<Arc<RiskDirectory>>, ()>) {
+    let fed = &st.federation;
+    let mut used = Ok(None);
+    let mut join = None;
+    let has_identity = !identity_providers(fed, tenant).is_empty();
+    if has_identity && alerts.iter().any(|a| !a.user_states.is_empty()) {
+        let dir = async {
+            match prefetched {
+                Some(d) => d,
+                None => directory(fed, tenant, bypass).await,
+            }
+        };
+        let (dir, pending) = tokio::join!(dir, Pending::load(fed, tenant));
+        let pending = pending.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
+            Pending::default()
+        });
+        used = if dir.complete() {
+            Ok(Some(dir.clone()))
+        } else {
+            Err(())
+        };
+        if dir.outcomes.iter().any(|o| !o.failed()) {
+            join = Some((dir, pending));
+        }
+    }
+    let mut out = Vec::with_capacity(alerts.len().saturating_mul(2048) + 2);
+    out.push(b'[');
+    let mut first = true;
+    for a in alerts {
+        let mark = out.len();
+        if !first {
+            out.push(b',');
+        }
+        let written = match &join {
+            Some((dir, pending)) if !a.user_states.is_empty() => {
+                serde_json::to_value(a).and_then(|mut v| {
+                    join_user_risk(&mut v, dir, pending, include_evolvable);
+                    serde_json::to_writer(&mut out, &v)
+                })
+            }
+            _ => serde_json::to_writer(&mut out, &a),
+        };
+        match written {
+            Ok(()) => first = false,
+            // As the Value path: an alert that cannot be serialized is left out.
+            Err(_) => out.truncate(mark),
+        }
+    }
+    out.push(b']');
+    (out, used)
 }
 
 /// How many of `alerts` involve a user at or above `floor` (the `vigilUserRiskAtLeast` test of
@@ -151,6 +271,20 @@ pub async fn annotate(
     include_evolvable: bool,
     bypass: bool,
 ) {
+    let _ = annotate_with(st, tenant, values, include_evolvable, bypass, None).await;
+}
+
+/// [`annotate`], naming the risk directory joined in (what a rendered answer depends on,
+/// [`crate::rendered`]): `Err(())` when it was partial (not to be reused). `prefetched`: the
+/// directory, when the caller read it already (concurrently with the alerts).
+async fn annotate_with(
+    st: &AppState,
+    tenant: &str,
+    values: &mut [Value],
+    include_evolvable: bool,
+    bypass: bool,
+    prefetched: Option<Arc<RiskDirectory>>,
+) -> Result<Option<Arc<RiskDirectory>>, ()> {
     let fed = &st.federation;
     let has_identity = !identity_providers(fed, tenant).is_empty();
     let involves_users = values.iter().any(|v| {
@@ -159,34 +293,29 @@ pub async fn annotate(
             .is_some_and(|a| !a.is_empty())
     });
     if !(has_identity && involves_users) {
-        return;
+        return Ok(None);
     }
-    let (dir, pending) = tokio::join!(directory(fed, tenant, bypass), Pending::load(fed, tenant));
+    let dir = async {
+        match prefetched {
+            Some(d) => d,
+            None => directory(fed, tenant, bypass).await,
+        }
+    };
+    let (dir, pending) = tokio::join!(dir, Pending::load(fed, tenant));
     let pending = pending.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
         Pending::default()
     });
     // When no identity provider answered, the risk is unknown: no `vigilUserRisk` at all.
-    if !dir.outcomes.iter().any(|o| !o.failed()) {
-        return;
-    }
-    for v in values.iter_mut() {
-        let Some(states) = v.get_mut("userStates").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for s in states.iter_mut().filter_map(Value::as_object_mut) {
-            let id = s.get("aadUserId").and_then(Value::as_str);
-            let upn = s.get("userPrincipalName").and_then(Value::as_str);
-            let risk = dir.find(id, upn).map(|u| {
-                let mut u = u.clone();
-                pending.overlay(&mut u);
-                if !include_evolvable {
-                    u.hide_evolvable_members();
-                }
-                user_risk_value(&u)
-            });
-            s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
+    if dir.outcomes.iter().any(|o| !o.failed()) {
+        for v in values.iter_mut() {
+            join_user_risk(v, &dir, &pending, include_evolvable);
         }
+    }
+    if dir.complete() {
+        Ok(Some(dir))
+    } else {
+        Err(())
     }
 }
 

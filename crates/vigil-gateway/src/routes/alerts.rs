@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::fanout::ProviderOutcome;
 use crate::federation::{AlertQuery, WalkState};
 use crate::odata::{self, ApiVersion};
+use crate::rendered::{Rendered, RenderedCache};
 use crate::skiptoken::SkipTokenSigner;
 use crate::state::AppState;
 use axum::Extension;
@@ -12,6 +13,7 @@ use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use vigil_model::Alert;
 use vigil_model::merge::{SourcedAlert, merge};
 use vigil_model::query::{ALERT, QueryOptions, alert_push_down};
@@ -107,7 +109,24 @@ pub(crate) fn json_response(
         }
         _ => odata::etag_of(&bytes),
     };
-    let mut resp = if status == StatusCode::OK && odata::if_none_match(req_headers, &etag) {
+    Ok(bytes_response(
+        status,
+        axum::body::Body::from(bytes),
+        &etag,
+        req_headers,
+        extra,
+    ))
+}
+
+/// Rendered JSON with its ETag; `304` when the caller already has it.
+pub(crate) fn bytes_response(
+    status: StatusCode,
+    bytes: axum::body::Body,
+    etag: &str,
+    req_headers: &HeaderMap,
+    extra: HeaderMap,
+) -> Response {
+    let mut resp = if status == StatusCode::OK && odata::if_none_match(req_headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = (status, bytes).into_response();
@@ -118,12 +137,85 @@ pub(crate) fn json_response(
         r
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     h.insert("odata-version", HeaderValue::from_static("4.0"));
     h.extend(extra);
-    Ok(resp)
+    resp
+}
+
+/// Appends `"key":value,` to a list body's head.
+fn push_member(head: &mut Vec<u8>, key: &str, value: &Value) -> Result<(), ApiError> {
+    serde_json::to_writer(&mut *head, key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    head.push(b':');
+    serde_json::to_writer(&mut *head, value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    head.push(b',');
+    Ok(())
+}
+
+/// The ETag of a list: its data members (the head and `value`), not the status block.
+fn list_etag(head: &[u8], tail: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(head);
+    h.update(tail);
+    odata::etag_of_digest(&h.finalize())
+}
+
+/// A list answered from its rendered bytes ([`crate::rendered`]) when every provider page and
+/// the risk directory it was built from are still the cached ones; `None` otherwise.
+async fn serve_rendered(
+    st: &AppState,
+    tenant: &str,
+    key: &str,
+    req_headers: &HeaderMap,
+) -> Option<Response> {
+    let started = std::time::Instant::now();
+    let cache = &st.federation.cache;
+    let r = cache.rendered.get(key).await?;
+    let mut ages: Vec<(&str, u64)> = Vec::with_capacity(r.pages.len());
+    for (k, used) in &r.pages {
+        let current = cache.peek(k).await?;
+        if !std::ptr::eq(used.as_ptr(), Arc::as_ptr(&current)) {
+            return None;
+        }
+        let age = u64::try_from(current.fetched_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        ages.retain(|(p, _)| *p != k.provider.as_str());
+        ages.push((k.provider.as_str(), age));
+    }
+    if let Some(used) = &r.directory {
+        let current = cache
+            .risk_directory
+            .get(&tenant.to_ascii_lowercase())
+            .await?;
+        if !std::ptr::eq(used.as_ptr(), Arc::as_ptr(&current)) {
+            return None;
+        }
+    }
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let outcomes: Vec<ProviderOutcome> = r
+        .outcomes
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            o.from_cache = true;
+            o.latency_ms = latency_ms;
+            o.cache_age_ms = ages
+                .iter()
+                .find(|(p, _)| *p == o.provider.as_str())
+                .map(|(_, a)| *a);
+            o
+        })
+        .collect();
+    let body = crate::rendered::list_body(&r.head, &outcomes, &r.tail);
+    Some(bytes_response(
+        StatusCode::OK,
+        body,
+        &r.etag,
+        req_headers,
+        HeaderMap::new(),
+    ))
 }
 
 /// A federated collection page before it is rendered: Graph's envelope plus the status block.
@@ -245,6 +337,26 @@ pub async fn list_alerts(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     principal.require(Need::READ_ALERTS)?;
+    let bypass = odata::no_cache(&headers);
+    let base = odata::base_url(&st.config.public_url, &headers);
+    let evolvable = crate::routes::identity::include_evolvable(&headers);
+    // The same list answered moments ago from pages that are still cached: its bytes.
+    let rendered_key = (!bypass).then(|| {
+        RenderedCache::key(
+            &principal.tenant_id,
+            version.segment(),
+            &base,
+            uri.path(),
+            raw.as_deref().unwrap_or(""),
+            evolvable,
+        )
+    });
+    if let Some(key) = &rendered_key
+        && let Some(resp) = serve_rendered(&st, &principal.tenant_id, key, &headers).await
+    {
+        return Ok(resp);
+    }
+    let generation = st.federation.cache.rendered.generation();
     let input = parse_list(&st, &principal, raw.as_deref())?;
     let risk_floor = crate::identity::join::risk_floor(&input.pairs)?;
     let first_page = input.opts.skiptoken.is_none();
@@ -255,12 +367,21 @@ pub async fn list_alerts(
             .map_err(|e| ApiError::BadRequest(e.to_string()))?,
         None => WalkState::default(),
     };
-    let bypass = odata::no_cache(&headers);
-    let page = st
-        .federation
-        .list_page(&principal.tenant_id, &input.query, state, bypass)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The tenant's risk directory (the user-risk join) is read while the providers are asked,
+    // not after: on a no-cache request both are upstream calls.
+    let fed = &st.federation;
+    let has_identity = !crate::identity::identity_providers(fed, &principal.tenant_id).is_empty();
+    let (page, prefetched) = tokio::join!(
+        fed.list_page(&principal.tenant_id, &input.query, state, bypass),
+        async {
+            if has_identity {
+                Some(crate::identity::directory(fed, &principal.tenant_id, bypass).await)
+            } else {
+                None
+            }
+        }
+    );
+    let page = page.map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut alerts = page.alerts;
     if let Some(o) = &input.query.orderby {
         sort_alerts(&mut alerts, o);
@@ -270,34 +391,86 @@ pub async fn list_alerts(
         alerts.drain(..skip.min(alerts.len()));
     }
     crate::writeback::decorate(&st, &principal.tenant_id, &mut alerts).await?;
-    let base = odata::base_url(&st.config.public_url, &headers);
-    let count = if input.opts.count {
-        Some(count_all(&st, &principal, &input.query, risk_floor).await?)
-    } else {
-        None
-    };
-    // Serialized with each user's federated risk joined in (crate::identity::join).
-    let values = crate::identity::join::render_alerts(
-        &st,
-        &principal.tenant_id,
-        alerts,
-        input.opts.select.as_ref(),
-        risk_floor,
-        crate::routes::identity::include_evolvable(&headers),
-        bypass,
-    )
-    .await;
-    CollectionBody {
-        context: context_url(&base, version, input.opts.select.as_ref(), false),
-        count,
-        next_link: page.next.as_ref().map(|next| {
-            let token = st.skiptokens.sign(&input.binding, next);
-            odata::next_link(&base, uri.path(), &input.pairs, &token)
-        }),
-        outcomes: page.outcomes,
-        values,
+    let mut head = Vec::with_capacity(512);
+    push_member(
+        &mut head,
+        "@odata.context",
+        &Value::String(context_url(
+            &base,
+            version,
+            input.opts.select.as_ref(),
+            false,
+        )),
+    )?;
+    if input.opts.count {
+        let total = count_all(&st, &principal, &input.query, risk_floor).await?;
+        push_member(&mut head, "@odata.count", &Value::from(total))?;
     }
-    .respond(&headers, HeaderMap::new())
+    if let Some(next) = &page.next {
+        let token = st.skiptokens.sign(&input.binding, next);
+        push_member(
+            &mut head,
+            "@odata.nextLink",
+            &Value::String(odata::next_link(&base, uri.path(), &input.pairs, &token)),
+        )?;
+    }
+    // Serialized with each user's federated risk joined in (crate::identity::join).
+    let (value, directory) = if input.opts.select.is_none() && risk_floor.is_none() {
+        crate::identity::join::render_alerts_json(
+            &st,
+            &principal.tenant_id,
+            alerts,
+            evolvable,
+            bypass,
+            prefetched,
+        )
+        .await
+    } else {
+        let (values, directory) = crate::identity::join::render_alerts_with_directory(
+            &st,
+            &principal.tenant_id,
+            alerts,
+            input.opts.select.as_ref(),
+            risk_floor,
+            evolvable,
+            bypass,
+            prefetched,
+        )
+        .await;
+        let value = serde_json::to_vec(&values).map_err(|e| ApiError::Internal(e.to_string()))?;
+        (value, directory)
+    };
+    let head = crate::rendered::list_head(&head);
+    let tail = crate::rendered::list_tail(&value);
+    drop(value);
+    let etag = list_etag(&head, &tail);
+    let status = status_for(&page.outcomes);
+    let mut extra = HeaderMap::new();
+    warning_headers(&mut extra, &page.outcomes);
+    let body = crate::rendered::list_body(&head, &page.outcomes, &tail);
+    let resp = bytes_response(status, body, &etag, &headers, extra);
+    if let (Some(key), Some(pages), Ok(directory)) = (rendered_key, page.pages, directory)
+        && status == StatusCode::OK
+        && !input.opts.count
+    {
+        st.federation
+            .cache
+            .rendered
+            .insert(
+                key,
+                Rendered {
+                    generation,
+                    pages,
+                    directory: directory.as_ref().map(Arc::downgrade),
+                    outcomes: page.outcomes,
+                    head,
+                    tail,
+                    etag,
+                },
+            )
+            .await;
+    }
+    Ok(resp)
 }
 
 fn sort_alerts(alerts: &mut [Alert], orderby: &vigil_model::query::OrderBy) {

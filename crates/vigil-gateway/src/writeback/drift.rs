@@ -155,6 +155,7 @@ pub async fn act(
         .enqueue_change(&change, now)
         .await
         .map_err(store_err)?;
+    st.federation.cache.rendered.invalidate_all();
     tracing::info!(
         unified_id,
         provider = %first.provider,

@@ -666,6 +666,8 @@ pub async fn submit(
         Err(StoreError::ChangedMeanwhile { .. }) => return Err(stale()),
         Err(e) => return Err(store_err(e)),
     };
+    // History changed: no rendered list may show the alert without it.
+    st.federation.cache.rendered.invalidate_all();
     drop(guard);
     tracing::info!(
         unified_id = %resolved.unified_id,
