@@ -208,6 +208,10 @@ async fn serve_rendered(
             o
         })
         .collect();
+    // Each provider's part of the answer came from the cache: counted as the hits they are.
+    for o in &outcomes {
+        crate::metrics::provider_call(tenant, o, true);
+    }
     let body = crate::rendered::list_body(&r.head, &outcomes, &r.tail);
     Some(bytes_response(
         StatusCode::OK,

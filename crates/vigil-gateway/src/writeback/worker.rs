@@ -223,13 +223,18 @@ async fn deliver_group(st: &AppState, group: Vec<OutboxClaim>) {
     let timeout = st.federation.timeout;
     let pid = &e0.source.provider_alert_id;
     // Each product wants its own vendorInformation (Graph routes by it, and one Graph
-    // connection serves several products): read it from the copy, which also tells a
-    // provider that lost the alert from one that is down.
+    // connection serves several products). A caller's change names one (any copy's, or the
+    // connection's label) and the adapters route by the copy's own, so it goes out at once: a
+    // provider that lost the alert answers the update itself with not-found. Only a change
+    // that names none (drift reconciliation) reads the copy for it first.
     // Risky-user action rows (crate::identity::actions) share the outbox, dispatched on their
     // payload `kind`; they have no alert copy to read vendorInformation from.
     let identity_action = crate::identity::actions::ActionPayload::latest(&group);
+    let named =
+        change.vendor_information.provider.is_some() && change.vendor_information.vendor.is_some();
     let copy = match &identity_action {
         Some(_) => Ok(Ok(Some(vigil_model::Alert::default()))),
+        None if named => Ok(Ok(Some(vigil_model::Alert::default()))),
         None => tokio::time::timeout(timeout, provider.get_alert(pid)).await,
     };
     match copy {
