@@ -487,20 +487,23 @@ pub struct AnswerCache {
 
 impl AnswerCache {
     pub fn new(ttl: Duration, max_bytes: u64, resilience: Arc<Resilience>) -> Self {
+        // `cache.max_bytes` bounds everything cached: fresh answers, the rendered lists and the
+        // stale-if-error copies (at most an eighth, or `resilience.stale_max_bytes` if smaller;
+        // a copy shared with the fresh cache is counted twice, so the bound errs on the safe
+        // side).
         let identity_share = (max_bytes / 8).max(1);
         let stale = match resilience.config().stale_if_error {
-            true => resilience.config().stale_max_bytes,
+            true => resilience.config().stale_max_bytes.min(max_bytes / 8),
             false => 0,
         };
         let r = || resilience.clone();
-        // Rendered list answers get a share too: the bound is for everything cached.
         let rendered_share = (max_bytes / 8).max(1);
         let generation = crate::rendered::Generation::default();
         Self {
             alerts: PageCache::new(
                 ttl,
                 max_bytes
-                    .saturating_sub(2 * identity_share + rendered_share)
+                    .saturating_sub(2 * identity_share + rendered_share + stale)
                     .max(1),
                 fetch_alerts,
                 r(),
