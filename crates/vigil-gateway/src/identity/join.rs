@@ -188,31 +188,8 @@ pub async fn render_alerts_json(
     bypass: bool,
     prefetched: Option<Arc<RiskDirectory>>,
 ) -> (Vec<u8>, Result<Option<Arc<RiskDirectory>>, ()>) {
-    let fed = &st.federation;
-    let mut used = Ok(None);
-    let mut join = None;
-    let has_identity = !identity_providers(fed, tenant).is_empty();
-    if has_identity && alerts.iter().any(|a| !a.user_states.is_empty()) {
-        let dir = async {
-            match prefetched {
-                Some(d) => d,
-                None => directory(fed, tenant, bypass).await,
-            }
-        };
-        let (dir, pending) = tokio::join!(dir, Pending::load(fed, tenant));
-        let pending = pending.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
-            Pending::default()
-        });
-        used = if dir.complete() {
-            Ok(Some(dir.clone()))
-        } else {
-            Err(())
-        };
-        if dir.outcomes.iter().any(|o| !o.failed()) {
-            join = Some((dir, pending));
-        }
-    }
+    let involves_users = alerts.iter().any(|a| !a.user_states.is_empty());
+    let (join, used) = risk_to_join(st, tenant, involves_users, bypass, prefetched).await;
     let mut out = Vec::with_capacity(alerts.len().saturating_mul(2048) + 2);
     out.push(b'[');
     let mut first = true;
@@ -285,15 +262,38 @@ async fn annotate_with(
     bypass: bool,
     prefetched: Option<Arc<RiskDirectory>>,
 ) -> Result<Option<Arc<RiskDirectory>>, ()> {
-    let fed = &st.federation;
-    let has_identity = !identity_providers(fed, tenant).is_empty();
     let involves_users = values.iter().any(|v| {
         v.get("userStates")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty())
     });
-    if !(has_identity && involves_users) {
-        return Ok(None);
+    let (join, used) = risk_to_join(st, tenant, involves_users, bypass, prefetched).await;
+    if let Some((dir, pending)) = join {
+        for v in values.iter_mut() {
+            join_user_risk(v, &dir, &pending, include_evolvable);
+        }
+    }
+    used
+}
+
+/// What alerts involving users get joined in: the tenant's risk directory (`prefetched`, or
+/// read now) with the pending actions overlaid; `None` when there is nothing to join (no
+/// identity provider, no user involved) or when no identity provider answered (the risk is
+/// unknown: no `vigilUserRisk` at all). Also the directory a rendered answer depends on
+/// ([`crate::rendered`]): `Err(())` when it was partial (not to be reused).
+async fn risk_to_join(
+    st: &AppState,
+    tenant: &str,
+    involves_users: bool,
+    bypass: bool,
+    prefetched: Option<Arc<RiskDirectory>>,
+) -> (
+    Option<(Arc<RiskDirectory>, Pending)>,
+    Result<Option<Arc<RiskDirectory>>, ()>,
+) {
+    let fed = &st.federation;
+    if !involves_users || identity_providers(fed, tenant).is_empty() {
+        return (None, Ok(None));
     }
     let dir = async {
         match prefetched {
@@ -306,17 +306,13 @@ async fn annotate_with(
         tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
         Pending::default()
     });
-    // When no identity provider answered, the risk is unknown: no `vigilUserRisk` at all.
-    if dir.outcomes.iter().any(|o| !o.failed()) {
-        for v in values.iter_mut() {
-            join_user_risk(v, &dir, &pending, include_evolvable);
-        }
-    }
-    if dir.complete() {
-        Ok(Some(dir))
+    let used = if dir.complete() {
+        Ok(Some(dir.clone()))
     } else {
         Err(())
-    }
+    };
+    let answered = dir.outcomes.iter().any(|o| !o.failed());
+    (answered.then_some((dir, pending)), used)
 }
 
 /// Whether an annotated alert involves a user at or above `floor`.
