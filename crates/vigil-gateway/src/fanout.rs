@@ -209,6 +209,16 @@ where
         }
     }
 
+    /// The key `provider`'s answer to `request` is filed under now.
+    fn key(&self, tenant_id: &str, provider: &str, request: ListRequest) -> CacheKey {
+        CacheKey {
+            tenant_id: tenant_id.to_string(),
+            provider: provider.to_string(),
+            request,
+            generation: self.generation(tenant_id),
+        }
+    }
+
     fn generation(&self, tenant_id: &str) -> u64 {
         let map = self
             .generations
@@ -275,12 +285,7 @@ where
         bypass: bool,
     ) -> (Option<Arc<CachedPage<T>>>, ProviderOutcome) {
         let info = provider.info();
-        let key = CacheKey {
-            tenant_id: tenant_id.to_string(),
-            provider: info.name.clone(),
-            request,
-            generation: self.generation(tenant_id),
-        };
+        let key = self.key(tenant_id, &info.name, request);
         let started = Instant::now();
         let stale_key = self.last_good.as_ref().map(|_| key.clone());
         let fetch = {
@@ -553,12 +558,7 @@ impl AnswerCache {
 
     /// The key the alert cache files `provider`'s answer to `request` under, now.
     pub fn alert_key(&self, tenant_id: &str, provider: &str, request: ListRequest) -> CacheKey {
-        CacheKey {
-            tenant_id: tenant_id.to_string(),
-            provider: provider.to_string(),
-            request,
-            generation: self.alerts.generation(tenant_id),
-        }
+        self.alerts.key(tenant_id, provider, request)
     }
 
     /// The cached alert page under `key`, without asking anyone.
