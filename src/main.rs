@@ -301,36 +301,31 @@ fn token(args: TokenArgs) -> Result<(), String> {
         .collect()
     });
     let now = chrono::Utc::now().timestamp();
-    if let Some(roles) = args.roles {
-        let claims = Claims {
-            iss: Some(cfg.auth.issuer.clone()),
-            aud: Some(cfg.auth.audience.clone()),
-            sub: Some("vigil-demo-app".into()),
-            exp: now + args.ttl_secs.max(60),
-            nbf: Some(now - 30),
-            iat: Some(now),
-            tid: Some(tenant),
-            roles,
-            appid: Some("vigil-cli-app".into()),
-            ..Claims::default()
-        };
-        let token = mint_hs256(&key, &claims).map_err(|e| format!("cannot sign: {e}"))?;
-        println!("{token}");
-        return Ok(());
-    }
-    let claims = Claims {
+    let issued = Claims {
         iss: Some(cfg.auth.issuer.clone()),
         aud: Some(cfg.auth.audience.clone()),
-        sub: Some("vigil-demo-analyst".into()),
         exp: now + args.ttl_secs.max(60),
         nbf: Some(now - 30),
         iat: Some(now),
         tid: Some(tenant),
-        oid: Some(DEMO_USER_OBJECT_ID.into()),
-        scp: Some(scopes.join(" ")),
-        appid: Some("vigil-cli".into()),
-        upn: Some(format!("analyst@{domain}")),
         ..Claims::default()
+    };
+    let claims = match args.roles {
+        // an application token: no user
+        Some(roles) => Claims {
+            sub: Some("vigil-demo-app".into()),
+            roles,
+            appid: Some("vigil-cli-app".into()),
+            ..issued
+        },
+        None => Claims {
+            sub: Some("vigil-demo-analyst".into()),
+            oid: Some(DEMO_USER_OBJECT_ID.into()),
+            scp: Some(scopes.join(" ")),
+            appid: Some("vigil-cli".into()),
+            upn: Some(format!("analyst@{domain}")),
+            ..issued
+        },
     };
     let token = mint_hs256(&key, &claims).map_err(|e| format!("cannot sign: {e}"))?;
     println!("{token}");
