@@ -279,21 +279,7 @@ async fn list_status(
     key: &[u8],
     tenant: &str,
 ) -> (u16, Vec<Value>) {
-    let now = chrono::Utc::now().timestamp();
-    let token = vigil_gateway::auth::mint_hs256(
-        key,
-        &vigil_gateway::auth::Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 600,
-            tid: Some(tenant.into()),
-            oid: Some("11111111-2222-4333-8444-555555555555".into()),
-            scp: Some("SecurityEvents.Read.All".into()),
-            appid: Some("vigil-tests".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let token = mint_delegated(key, tenant, "vigil-tests", &["SecurityEvents.Read.All"]);
     let resp = client
         .get(format!("{}/v1.0/security/alerts?$top=5", serve.base))
         .bearer_auth(token)

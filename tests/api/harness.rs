@@ -288,40 +288,13 @@ impl TestEnv {
 
     /// A token for `tenant` with `scopes`.
     pub fn token_with(&self, tenant: &str, scopes: &[&str]) -> String {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            nbf: Some(now - 5),
-            iat: Some(now),
-            tid: Some(tenant.into()),
-            oid: Some("11111111-2222-4333-8444-555555555555".into()),
-            scp: Some(scopes.join(" ")),
-            appid: Some("vigil-tests".into()),
-            upn: Some("tester@contoso.com".into()),
-            ..Claims::default()
-        };
-        mint_hs256(&self.key, &claims).expect("mint")
+        mint_delegated(&self.key, tenant, "vigil-tests", scopes)
     }
 
     /// An operator token for `tenant`: the `Vigil.Admin` app role (in `roles`, as Entra issues
     /// app roles).
     pub fn admin_token(&self, tenant: &str) -> String {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            nbf: Some(now - 5),
-            iat: Some(now),
-            tid: Some(tenant.into()),
-            sub: Some("operator-app".into()),
-            roles: vec!["Vigil.Admin".into()],
-            appid: Some("vigil-ops".into()),
-            ..Claims::default()
-        };
-        mint_hs256(&self.key, &claims).expect("mint")
+        mint_admin(&self.key, tenant)
     }
 
     /// A read/write token for `tenant`.
@@ -433,6 +406,43 @@ impl Drop for TestEnv {
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// The claims every test token shares: the demo's issuer and audience, an hour's validity.
+fn test_claims(tenant: &str) -> Claims {
+    let now = chrono::Utc::now().timestamp();
+    Claims {
+        iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
+        aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
+        exp: now + 3600,
+        nbf: Some(now - 5),
+        iat: Some(now),
+        tid: Some(tenant.into()),
+        ..Claims::default()
+    }
+}
+
+/// A delegated token (`scp`) of the test user, through client app `app`, signed with `key`.
+pub fn mint_delegated(key: &[u8], tenant: &str, app: &str, scopes: &[&str]) -> String {
+    let claims = Claims {
+        oid: Some("11111111-2222-4333-8444-555555555555".into()),
+        scp: Some(scopes.join(" ")),
+        appid: Some(app.into()),
+        upn: Some("tester@contoso.com".into()),
+        ..test_claims(tenant)
+    };
+    mint_hs256(key, &claims).expect("mint")
+}
+
+/// An application token with the `Vigil.Admin` app role (operator routes), signed with `key`.
+pub fn mint_admin(key: &[u8], tenant: &str) -> String {
+    let claims = Claims {
+        sub: Some("operator-app".into()),
+        roles: vec!["Vigil.Admin".into()],
+        appid: Some("vigil-ops".into()),
+        ..test_claims(tenant)
+    };
+    mint_hs256(key, &claims).expect("mint")
 }
 
 /// The `vigilSources` of an alert as (provider instance, provider alert id), sorted.

@@ -105,43 +105,16 @@ pub fn setup(fleet: &MockFleet, name: &str, extra: &str) -> (PathBuf, u16, PathB
 
 /// A token of `app` for `tenant` signed with the process's key.
 pub fn token(dir: &Path, tenant: &str, app: &str, scopes: &[&str]) -> String {
-    let key = vigil_gateway::config::load_or_create_key(&dir.join("token-signing.key")).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    vigil_gateway::auth::mint_hs256(
-        &key,
-        &vigil_gateway::auth::Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            tid: Some(tenant.into()),
-            oid: Some("11111111-2222-4333-8444-555555555555".into()),
-            scp: Some(scopes.join(" ")),
-            appid: Some(app.into()),
-            upn: Some("tester@contoso.com".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
+    mint_delegated(&process_key(dir), tenant, app, scopes)
 }
 
 /// An application token with the `Vigil.Admin` role for `tenant`, signed with the process's key.
 pub fn admin_token(dir: &Path, tenant: &str) -> String {
-    let key = vigil_gateway::config::load_or_create_key(&dir.join("token-signing.key")).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    vigil_gateway::auth::mint_hs256(
-        &key,
-        &vigil_gateway::auth::Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            tid: Some(tenant.into()),
-            sub: Some("operator-app".into()),
-            roles: vec!["Vigil.Admin".into()],
-            appid: Some("vigil-ops".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
+    mint_admin(&process_key(dir), tenant)
+}
+
+fn process_key(dir: &Path) -> Vec<u8> {
+    vigil_gateway::config::load_or_create_key(&dir.join("token-signing.key")).unwrap()
 }
 
 /// The demo's providers for the fleet, as a TOML config file's `[[providers]]` tables.

@@ -744,22 +744,7 @@ async fn two_gateways_on_postgres_share_outbox_and_cache_invalidation() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let a = gateway_on(&fleet, &url, &dir.join("a"), &key_path, &shutdown).await;
     let b = gateway_on(&fleet, &url, &dir.join("b"), &key_path, &shutdown).await;
-    let now = chrono::Utc::now().timestamp();
-    let token = vigil_gateway::auth::mint_hs256(
-        &key,
-        &vigil_gateway::auth::Claims {
-            iss: Some(vigil_gateway::auth::DEMO_ISSUER.into()),
-            aud: Some(vigil_gateway::auth::DEMO_AUDIENCE.into()),
-            exp: now + 3600,
-            tid: Some(CONTOSO.into()),
-            oid: Some("11111111-2222-4333-8444-555555555555".into()),
-            scp: Some(RW.join(" ")),
-            appid: Some("vigil-tests".into()),
-            upn: Some("tester@contoso.com".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let token = mint_delegated(&key, CONTOSO, "vigil-tests", RW);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
