@@ -966,6 +966,130 @@ async fn drift_in_a_product_console_is_shown_and_the_newest_change_wins(env: Tes
     assert_eq!(last["status"], "inProgress");
 }
 
+/// A copy shown as `delivered` shows the delivered value, even to a read that was in flight
+/// while the change was delivered (one slow provider keeps every read, and the write-back pass,
+/// open long enough for the other copies' deliveries to land inside a read). Such a read used
+/// to pair `delivered` with the value before the change, which also looked like drift and
+/// queued the old value back.
+static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+#[tokio::test]
+async fn a_copy_shown_delivered_shows_the_delivered_value() {
+    let env = TestEnv::start().await;
+    let (id, _, vi) = alert_with_all_sources(&env, CONTOSO).await;
+    let (before, _) = get_alert(&env, CONTOSO, &id).await;
+    let known = before["historyStates"].as_array().map_or(0, Vec::len);
+    assert!(
+        before["vigilSources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] != "resolved"),
+        "{before}"
+    );
+    env.set_faults(
+        ProviderKind::Ocsf,
+        Faults {
+            latency_ms: 400,
+            ..Faults::default()
+        },
+    );
+    let _ = T0.set(Instant::now());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let reader = {
+        let (env, id, stop) = (&env, id.clone(), stop.clone());
+        async move {
+            let mut seen = Vec::new();
+            while !stop.is_cancelled() {
+                let t = Instant::now();
+                let r = get_alert(env, CONTOSO, &id).await.0;
+                eprintln!(
+                    "GET {:?} took {:?}",
+                    T0.get().map(|x: &Instant| t.duration_since(*x)),
+                    t.elapsed()
+                );
+                seen.push(r);
+            }
+            seen
+        }
+    };
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let resp = patch(
+            &env,
+            CONTOSO,
+            &id,
+            &json!({"status": "resolved", "vendorInformation": vi}),
+            &[],
+        )
+        .await;
+        eprintln!(
+            "PATCH done {:?} {}",
+            T0.get().unwrap().elapsed(),
+            resp.status()
+        );
+        assert!(
+            matches!(resp.status().as_u16(), 202 | 204),
+            "{}",
+            resp.status()
+        );
+        let done = settled(&env, CONTOSO, &id, Duration::from_secs(30)).await;
+        // a few more reads after everything settled
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.cancel();
+        done
+    };
+    let (seen, done) = tokio::join!(reader, writer);
+    for s in done["vigilSources"].as_array().unwrap() {
+        assert_eq!(s["status"], "resolved", "{s}");
+    }
+    assert!(seen.len() >= 4, "only {} reads", seen.len());
+    for a in &seen {
+        eprintln!(
+            "READ {} {:?}",
+            a["historyStates"].as_array().map_or(0, Vec::len),
+            a["vigilSources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| format!(
+                    "{}:{}:{}",
+                    s["provider"], s["status"], s["syncState"]["state"]
+                ))
+                .collect::<Vec<_>>()
+        );
+    }
+    let mut after_the_write = 0;
+    for a in &seen {
+        assert!(
+            a.get("vigilDrift").is_none(),
+            "a delivery looked like drift: {a}"
+        );
+        let changed = a["historyStates"].as_array().map_or(0, Vec::len) > known;
+        if !changed {
+            continue;
+        }
+        after_the_write += 1;
+        for s in a["vigilSources"].as_array().unwrap() {
+            if s["syncState"]["state"] == "delivered" {
+                assert_eq!(s["status"], "resolved", "delivered, but the old value: {s}");
+            }
+        }
+    }
+    assert!(
+        after_the_write >= 2,
+        "{after_the_write} reads after the write"
+    );
+    // nothing was queued back: the last change is the caller's
+    let (a, _) = get_alert(&env, CONTOSO, &id).await;
+    let last = a["historyStates"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_ne!(last["user"], "vigil-drift", "{last}");
+}
+
 /// The operator listing reads its query by hand: bad values are Graph errors, not axum's text.
 #[tokio::test]
 async fn the_outbox_listing_answers_bad_query_values_in_graphs_format() {

@@ -556,6 +556,13 @@ impl AnswerCache {
         .min()
     }
 
+    /// The tenant's write generation: it moves (before anything is marked written) on every
+    /// write and delivery, so a reader that sees it unchanged across a fetch and the store
+    /// read after it has copies no older than the sync states it read.
+    pub fn write_generation(&self, tenant_id: &str) -> u64 {
+        self.alerts.generation(tenant_id)
+    }
+
     /// The key the alert cache files `provider`'s answer to `request` under, now.
     pub fn alert_key(&self, tenant_id: &str, provider: &str, request: ListRequest) -> CacheKey {
         self.alerts.key(tenant_id, provider, request)

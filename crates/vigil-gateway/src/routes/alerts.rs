@@ -375,26 +375,36 @@ pub async fn list_alerts(
     // not after: on a no-cache request both are upstream calls.
     let fed = &st.federation;
     let has_identity = !crate::identity::identity_providers(fed, &principal.tenant_id).is_empty();
-    let (page, prefetched) = tokio::join!(
-        fed.list_page(&principal.tenant_id, &input.query, state, bypass),
-        async {
-            if has_identity {
-                Some(crate::identity::directory(fed, &principal.tenant_id, bypass).await)
-            } else {
-                None
+    // Read again when a write or delivery overlapped the read (see `fetch_decorated`).
+    let mut attempt = 0;
+    let (page, prefetched, alerts) = loop {
+        attempt += 1;
+        let read_at = fed.cache.write_generation(&principal.tenant_id);
+        let (page, prefetched) = tokio::join!(
+            fed.list_page(&principal.tenant_id, &input.query, state.clone(), bypass),
+            async {
+                if has_identity {
+                    Some(crate::identity::directory(fed, &principal.tenant_id, bypass).await)
+                } else {
+                    None
+                }
             }
+        );
+        let mut page = page.map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut alerts = std::mem::take(&mut page.alerts);
+        if let Some(o) = &input.query.orderby {
+            sort_alerts(&mut alerts, o);
         }
-    );
-    let page = page.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut alerts = page.alerts;
-    if let Some(o) = &input.query.orderby {
-        sort_alerts(&mut alerts, o);
-    }
-    if first_page {
-        let skip = input.opts.skip.unwrap_or(0) as usize;
-        alerts.drain(..skip.min(alerts.len()));
-    }
-    crate::writeback::decorate(&st, &principal.tenant_id, &mut alerts).await?;
+        if first_page {
+            let skip = input.opts.skip.unwrap_or(0) as usize;
+            alerts.drain(..skip.min(alerts.len()));
+        }
+        let decorated =
+            crate::writeback::decorate(&st, &principal.tenant_id, &mut alerts, read_at).await?;
+        if decorated.coherent || attempt >= COHERENT_READ_ATTEMPTS {
+            break (page, prefetched, alerts);
+        }
+    };
     let mut head = Vec::with_capacity(512);
     push_member(
         &mut head,
@@ -588,17 +598,13 @@ pub async fn get_alert(
     let pairs = odata::query_pairs(raw.as_deref());
     odata::reject_options_except(&pairs, &["select"])?;
     let opts = QueryOptions::parse(&pairs, &ALERT)?;
-    let (alert, outcomes) = fetch_one(&st, &principal.tenant_id, &id).await?;
-    let Some(mut alert) = alert else {
+    let (alert, outcomes) = fetch_decorated(&st, &principal.tenant_id, &id).await?;
+    let Some((alert, state_etag)) = alert else {
         let mut resp = ApiError::NotFound(format!("Alert '{id}' was not found.")).into_response();
         warning_headers(resp.headers_mut(), &outcomes);
         return Ok(resp);
     };
-    // Write-back: history, per-source sync state, and the state ETag PATCH's If-Match takes.
-    let state_etag =
-        crate::writeback::decorate(&st, &principal.tenant_id, std::slice::from_mut(&mut alert))
-            .await?
-            .pop();
+    let state_etag = Some(state_etag);
     let base = odata::base_url(&st.config.public_url, &headers);
     let mut v = crate::identity::join::render_alerts(
         &st,
@@ -645,6 +651,36 @@ pub async fn get_alert(
         resp.headers_mut().insert(header::ETAG, tag);
     }
     Ok(resp)
+}
+
+/// Reads of one alert that a write or delivery overlapped, before one is shown anyway.
+const COHERENT_READ_ATTEMPTS: usize = 3;
+
+/// [`fetch_one`] with Vigil's view added ([`crate::writeback::decorate`]: history, each copy's
+/// sync state) and the alert's state ETag (the one PATCH's If-Match takes). Copies and sync
+/// states are read again when a delivery landed in between, so a copy shown as `delivered`
+/// shows the delivered value.
+pub async fn fetch_decorated(
+    st: &AppState,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(Option<(Alert, String)>, Vec<ProviderOutcome>), ApiError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let read_at = st.federation.cache.write_generation(tenant_id);
+        let (alert, outcomes) = fetch_one(st, tenant_id, id).await?;
+        let Some(mut alert) = alert else {
+            return Ok((None, outcomes));
+        };
+        let decorated =
+            crate::writeback::decorate(st, tenant_id, std::slice::from_mut(&mut alert), read_at)
+                .await?;
+        if decorated.coherent || attempt >= COHERENT_READ_ATTEMPTS {
+            let etag = decorated.etags.into_iter().next().unwrap_or_default();
+            return Ok((Some((alert, etag)), outcomes));
+        }
+    }
 }
 
 /// One alert by any of its ids, fresh from its providers, folded and with its stable id.

@@ -153,15 +153,12 @@ async fn representation(
     s: &Submitted,
 ) -> Result<(Value, String), ApiError> {
     let (alert, _) =
-        crate::routes::alerts::fetch_one(st, &principal.tenant_id, &s.unified_id).await?;
-    let mut alert = alert
+        crate::routes::alerts::fetch_decorated(st, &principal.tenant_id, &s.unified_id).await?;
+    let (mut alert, etag) = alert
         .ok_or_else(|| ApiError::NotFound(format!("Alert '{}' was not found.", s.unified_id)))?;
     alert.id = s.unified_id.clone();
-    let mut one = [alert];
-    let etags = writeback::decorate(st, &principal.tenant_id, &mut one).await?;
-    let [alert] = one;
     let v = serde_json::to_value(alert).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok((v, etags.into_iter().next().unwrap_or_default()))
+    Ok((v, etag))
 }
 
 async fn fresh_etag(st: &AppState, principal: &Principal, s: &Submitted) -> Option<String> {
@@ -241,13 +238,14 @@ pub async fn update_alerts(
         };
         let expected = payload.clone();
         let submitted = writeback::submit(&st, pre, &id, payload).await?;
+        let read_at = st.federation.cache.write_generation(&principal.tenant_id);
         let (alert, _) = crate::routes::alerts::fetch_one(&st, &principal.tenant_id, &id).await?;
         let mut v = match alert {
             Some(mut a) => {
                 a.id = submitted.unified_id.clone();
                 expected.apply_to(&mut a);
                 let mut one = [a];
-                writeback::decorate(&st, &principal.tenant_id, &mut one).await?;
+                writeback::decorate(&st, &principal.tenant_id, &mut one, read_at).await?;
                 let [a] = one;
                 serde_json::to_value(a).map_err(|e| ApiError::Internal(e.to_string()))?
             }

@@ -835,21 +835,40 @@ async fn open_rows(st: &AppState, tenant: &str) -> Result<Vec<(OutboxEntry, bool
     Ok(rows)
 }
 
+/// What [`decorate`] made of the alerts.
+#[derive(Debug)]
+pub struct Decorated {
+    /// Each alert's ETag.
+    pub etags: Vec<String>,
+    /// False when a write or delivery happened since the copies were read (the tenant's write
+    /// generation moved): the sync states may then be newer than the copies (`delivered` next
+    /// to the value before it), so the caller should read again, and drift was not looked for.
+    pub coherent: bool,
+}
+
 /// Adds Vigil's view to alerts about to be shown: `historyStates` from the store (after the
-/// providers' own, newest last) and each `vigilSources` entry's `syncState`. Returns each
-/// alert's ETag.
+/// providers' own, newest last) and each `vigilSources` entry's `syncState`. `read_at` is the
+/// tenant's write generation ([`crate::fanout::AnswerCache::write_generation`]) taken before
+/// the copies were read.
 pub async fn decorate(
     st: &AppState,
     tenant: &str,
     alerts: &mut [Alert],
-) -> Result<Vec<String>, ApiError> {
+    read_at: u64,
+) -> Result<Decorated, ApiError> {
     if alerts.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Decorated {
+            etags: Vec::new(),
+            coherent: true,
+        });
     }
     let store = &st.federation.store;
     let histories = futures::future::join_all(alerts.iter().map(|a| store.history(tenant, &a.id)));
     let (histories, open) = tokio::join!(histories, open_rows(st, tenant));
     let open = open?;
+    // Checked after the store reads: a delivery moves the generation before it marks its rows,
+    // so a `delivered` read here with the generation unchanged means the copies came after it.
+    let coherent = st.federation.cache.write_generation(tenant) == read_at;
     let mut etags = Vec::with_capacity(alerts.len());
     for (a, h) in alerts.iter_mut().zip(histories) {
         let h = h.map_err(store_err)?;
@@ -900,8 +919,12 @@ pub async fn decorate(
                 m.insert("syncState".into(), strip_ids(v));
             }
         }
-        // Drift: only when nothing is in flight for the alert.
+        // Drift: only when nothing is in flight for the alert, and on copies read after the
+        // last delivery (a copy read before it would look drifted, and be "corrected" back).
         let Some(expected) = expected else { continue };
+        if !coherent {
+            continue;
+        }
         if open.iter().any(|(e, _)| e.unified_id == unified) {
             continue;
         }
@@ -941,7 +964,7 @@ pub async fn decorate(
             tracing::warn!(unified_id = %unified, error = %e, "drift policy could not be applied");
         }
     }
-    Ok(etags)
+    Ok(Decorated { etags, coherent })
 }
 
 /// The source's state for the alert's latest change: its newest open row (pending or dead),

@@ -267,6 +267,10 @@ async fn deliver_group(st: &AppState, group: Vec<OutboxClaim>) {
     .await;
     match result {
         Ok(Ok(())) => {
+            // Cached copies predate the change: drop them (moving the write generation) before
+            // the rows say `delivered`, so no reader shows `delivered` next to the old value
+            // (and takes it for drift in the product's console).
+            super::invalidate(st, &e0.tenant_id).await;
             for c in &group {
                 let now = Utc::now();
                 match store.mark_delivered(c.entry.id, c.token, now).await {
