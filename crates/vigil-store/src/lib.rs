@@ -198,6 +198,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         unified_id: &str,
     ) -> Result<Vec<HistoryRecord>, StoreError>;
 
+    /// The histories of several alerts in one round trip, each oldest first; alerts without
+    /// history are absent from the map. What a list page needs (one query, not one per alert).
+    async fn histories(
+        &self,
+        tenant_id: &str,
+        unified_ids: &[String],
+    ) -> Result<HashMap<String, Vec<HistoryRecord>>, StoreError>;
+
     /// Claims up to `limit` pending rows that are due at `now`, across tenants, oldest due
     /// first. Each claimed row counts an attempt and is hidden from other claims until
     /// `now + lease`; settle it with the returned token before then. A worker that dies

@@ -497,6 +497,37 @@ impl Store for PostgresStore {
             .collect())
     }
 
+    async fn histories(
+        &self,
+        tenant_id: &str,
+        unified_ids: &[String],
+    ) -> Result<HashMap<String, Vec<HistoryRecord>>, StoreError> {
+        let rows: Vec<(
+            String,
+            i64,
+            Option<String>,
+            Json<AlertHistoryState>,
+            DateTime<Utc>,
+        )> = sqlx::query_as(
+            "SELECT unified_id, id, request_id, entry, recorded_at FROM alert_history \
+             WHERE tenant_id = $1 AND unified_id = ANY($2) ORDER BY id",
+        )
+        .bind(tenant_id)
+        .bind(unified_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<String, Vec<HistoryRecord>> = HashMap::new();
+        for (unified_id, id, request_id, Json(entry), recorded_at) in rows {
+            out.entry(unified_id).or_default().push(HistoryRecord {
+                id,
+                request_id,
+                entry,
+                recorded_at,
+            });
+        }
+        Ok(out)
+    }
+
     async fn claim_due(
         &self,
         now: DateTime<Utc>,

@@ -462,6 +462,41 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn histories(
+        &self,
+        tenant_id: &str,
+        unified_ids: &[String],
+    ) -> Result<HashMap<String, Vec<HistoryRecord>>, StoreError> {
+        let mut ids: Vec<&str> = unified_ids.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out: HashMap<String, Vec<HistoryRecord>> = HashMap::new();
+        for chunk in ids.chunks(MAX_VARIABLES - 1) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT unified_id, id, request_id, entry, recorded_at FROM alert_history \
+                 WHERE tenant_id = ",
+            );
+            q.push_bind(tenant_id);
+            q.push(" AND unified_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            let rows: Vec<(String, i64, Option<String>, String, i64)> =
+                q.build_query_as().fetch_all(&self.pool).await?;
+            for (unified_id, id, request_id, entry, recorded_at) in rows {
+                out.entry(unified_id).or_default().push(HistoryRecord {
+                    id,
+                    request_id,
+                    entry: serde_json::from_str::<AlertHistoryState>(&entry)?,
+                    recorded_at: from_micros(recorded_at)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     async fn claim_due(
         &self,
         now: DateTime<Utc>,

@@ -863,15 +863,18 @@ pub async fn decorate(
         });
     }
     let store = &st.federation.store;
-    let histories = futures::future::join_all(alerts.iter().map(|a| store.history(tenant, &a.id)));
-    let (histories, open) = tokio::join!(histories, open_rows(st, tenant));
+    // One query for the page's histories, not one per alert (a page over many providers
+    // holds up to providers × `$top` alerts).
+    let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
+    let (histories, open) = tokio::join!(store.histories(tenant, &ids), open_rows(st, tenant));
+    let histories = histories.map_err(store_err)?;
     let open = open?;
     // Checked after the store reads: a delivery moves the generation before it marks its rows,
     // so a `delivered` read here with the generation unchanged means the copies came after it.
     let coherent = st.federation.cache.write_generation(tenant) == read_at;
     let mut etags = Vec::with_capacity(alerts.len());
-    for (a, h) in alerts.iter_mut().zip(histories) {
-        let h = h.map_err(store_err)?;
+    for a in alerts.iter_mut() {
+        let h = histories.get(&a.id).cloned().unwrap_or_default();
         let changes = h.len();
         etags.push(alert_etag(a, changes));
         if changes == 0 {

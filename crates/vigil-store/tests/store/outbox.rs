@@ -16,6 +16,7 @@ conformance!(
     change_writes_history_and_outbox_rows,
     conditional_changes_record_only_on_the_expected_history,
     history_is_oldest_first,
+    histories_of_a_page_in_one_call,
     a_failed_change_writes_nothing,
     claim_deliver_retry_and_dead_letter,
     an_expired_lease_passes_the_row_on,
@@ -205,6 +206,57 @@ async fn history_is_oldest_first(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn histories_of_a_page_in_one_call(db: TestDb) {
+    let t = tenant();
+    let store = db.migrated().await;
+    store
+        .index_alerts(
+            &t,
+            &[
+                entry("u1", "graph", "g-1"),
+                entry("u2", "graph", "g-2"),
+                entry("u3", "graph", "g-3"),
+            ],
+        )
+        .await
+        .unwrap();
+    for (i, (unified, user)) in [("u1", "a@x"), ("u2", "b@x"), ("u1", "c@x")]
+        .iter()
+        .enumerate()
+    {
+        let seconds = i64::try_from(i).unwrap();
+        store
+            .append_history(&t, unified, &resolved_by(user, seconds), at(seconds))
+            .await
+            .unwrap();
+    }
+    let ids: Vec<String> = ["u1", "u2", "u3", "u1"].map(String::from).to_vec();
+    let all = store.histories(&t, &ids).await.unwrap();
+    let users = |id: &str| -> Vec<String> {
+        all.get(id)
+            .map(|h| h.iter().map(|r| r.entry.user.clone().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    // Each alert's own history, oldest first, the same as `history` answers one by one.
+    assert_eq!(users("u1"), ["a@x", "c@x"]);
+    assert_eq!(users("u2"), ["b@x"]);
+    assert!(!all.contains_key("u3"));
+    for id in ["u1", "u2"] {
+        let one: Vec<i64> = store
+            .history(&t, id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let batch: Vec<i64> = all[id].iter().map(|r| r.id).collect();
+        assert_eq!(one, batch);
+    }
+    // Another tenant sees none of it.
+    let other = store.histories(&tenant(), &ids).await.unwrap();
+    assert!(other.is_empty());
 }
 
 async fn a_failed_change_writes_nothing(db: TestDb) {
