@@ -15,6 +15,12 @@ use vigil_gateway::Config;
 use vigil_gateway::auth::{Claims, mint_hs256};
 use vigil_gateway::config::load_or_create_key;
 
+/// Allocation is a large share of the work of parsing, merging and rendering alerts;
+/// mimalloc does it in about half the time of glibc's malloc and returns freed memory to
+/// the OS, which keeps the RSS near the cache bound.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "vigil",

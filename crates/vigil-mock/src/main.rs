@@ -7,6 +7,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 use vigil_mock::{Faults, MockConfig, MockFleet, ProviderKind};
 
+/// Allocation is a large share of the work of parsing, merging and rendering alerts;
+/// mimalloc does it in about half the time of glibc's malloc and returns freed memory to
+/// the OS, which keeps the RSS near the cache bound.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vigil-mock",
