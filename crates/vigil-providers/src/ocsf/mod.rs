@@ -319,19 +319,19 @@ impl OcsfProvider {
         let findings = page
             .findings
             .into_iter()
-            .filter_map(|raw| self.finding_of(raw))
+            .filter_map(|raw| self.finding_of(&raw))
             .collect();
         Ok((findings, page.next_cursor.filter(|c| !c.is_empty())))
     }
 
     /// A record that is not a JSON object cannot be a finding: it is skipped with a warning
     /// (one broken record must not hide the rest of the page).
-    fn finding_of(&self, raw: Value) -> Option<Finding> {
-        if !raw.is_object() {
+    fn finding_of(&self, raw: &serde_json::value::RawValue) -> Option<Finding> {
+        if !raw.get().starts_with('{') {
             tracing::warn!(provider = %self.info.name, "skipping a finding that is not a JSON object");
             return None;
         }
-        serde_json::from_value(raw)
+        serde_json::from_str(raw.get())
             .map_err(|e| {
                 tracing::warn!(provider = %self.info.name, error = %e, "skipping an unreadable finding");
             })

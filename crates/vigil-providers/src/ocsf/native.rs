@@ -13,6 +13,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Any value of the wrong shape becomes `None`.
 fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
@@ -20,11 +21,12 @@ where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    let v = Value::deserialize(d)?;
-    if v.is_null() {
+    // Raw text, not a `Value` tree: an object-valued field is parsed once into `T`.
+    let raw = Box::<RawValue>::deserialize(d)?;
+    if raw.get() == "null" {
         return Ok(None);
     }
-    Ok(serde_json::from_value(v).ok())
+    Ok(serde_json::from_str(raw.get()).ok())
 }
 
 /// An integer from an integer, a float with no fraction (`1.0`) or a numeric string.
@@ -69,13 +71,16 @@ where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|i| serde_json::from_value(i).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
+    let raw = Box::<RawValue>::deserialize(d)?;
+    Ok(
+        match serde_json::from_str::<Vec<Box<RawValue>>>(raw.get()) {
+            Ok(items) => items
+                .iter()
+                .filter_map(|i| serde_json::from_str(i.get()).ok())
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+    )
 }
 
 /// A list of strings; non-string elements are skipped.
@@ -93,10 +98,11 @@ fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
 }
 
 /// `{"findings":[…],"next_cursor":…}`. Findings stay raw JSON so that one unreadable record can
-/// be reported without losing the page.
-#[derive(Debug, Clone, Deserialize)]
+/// be reported without losing the page (raw text, not a `Value` tree: each record is parsed
+/// once, straight into a [`Finding`]).
+#[derive(Debug, Deserialize)]
 pub struct FindingsPage {
-    pub findings: Vec<Value>,
+    pub findings: Vec<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
