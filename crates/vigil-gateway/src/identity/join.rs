@@ -165,94 +165,21 @@ fn join_user_risk(v: &mut Value, dir: &RiskDirectory, pending: &Pending, include
     for s in states.iter_mut().filter_map(Value::as_object_mut) {
         let id = s.get("aadUserId").and_then(Value::as_str);
         let upn = s.get("userPrincipalName").and_then(Value::as_str);
-        let risk = risk_of(dir, pending, include_evolvable, id, upn);
-        s.insert(USER_RISK_KEY.into(), risk);
-    }
-}
-
-/// The `vigilUserRisk` of the user with this object id or UPN (`null`: not risky).
-fn risk_of(
-    dir: &RiskDirectory,
-    pending: &Pending,
-    include_evolvable: bool,
-    id: Option<&str>,
-    upn: Option<&str>,
-) -> Value {
-    dir.find(id, upn)
-        .map(|u| {
+        let risk = dir.find(id, upn).map(|u| {
             let mut u = u.clone();
             pending.overlay(&mut u);
             if !include_evolvable {
                 u.hide_evolvable_members();
             }
             user_risk_value(&u)
-        })
-        .unwrap_or(Value::Null)
-}
-
-/// Where the alert's own `userStates` lands when it is serialized with none: typed fields come
-/// before the undeclared ones, and no typed field holds a `userStates` key, so the first match
-/// is the alert's own.
-const EMPTY_USER_STATES: &[u8] = b"\"userStates\":[]";
-
-/// Writes `a` as JSON with each `userStates` entry carrying its user's risk, without a
-/// `serde_json::Value` of the whole alert (which cost as much as serializing it twice): the
-/// alert is written with its states taken out, and the states, each with `vigilUserRisk`
-/// added, are written into the empty list that leaves. The same JSON as [`join_user_risk`] on
-/// the alert's `Value` (the `join_writes_what_the_value_path_writes` test).
-fn write_with_user_risk(
-    out: &mut Vec<u8>,
-    mut a: Alert,
-    dir: &RiskDirectory,
-    pending: &Pending,
-    include_evolvable: bool,
-) -> serde_json::Result<()> {
-    let states = std::mem::take(&mut a.user_states);
-    let body = serde_json::to_vec(&a)?;
-    let Some(at) = body
-        .windows(EMPTY_USER_STATES.len())
-        .position(|w| w == EMPTY_USER_STATES)
-    else {
-        // Not where it is expected: the Value path, which needs no assumption.
-        a.user_states = states;
-        let mut v = serde_json::to_value(a)?;
-        join_user_risk(&mut v, dir, pending, include_evolvable);
-        return serde_json::to_writer(out, &v);
-    };
-    let open = at + EMPTY_USER_STATES.len() - 1; // the `]` of the empty list
-    out.extend_from_slice(&body[..open]);
-    for (i, s) in states.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let state = serde_json::to_vec(s)?;
-        let Some((b'}', fields)) = state.split_last() else {
-            return Err(serde::ser::Error::custom(
-                "a user state is not a JSON object",
-            ));
-        };
-        out.extend_from_slice(fields);
-        if fields.len() > 1 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut *out, USER_RISK_KEY)?;
-        out.push(b':');
-        let risk = risk_of(
-            dir,
-            pending,
-            include_evolvable,
-            s.aad_user_id.as_deref(),
-            s.user_principal_name.as_deref(),
-        );
-        serde_json::to_writer(&mut *out, &risk)?;
-        out.push(b'}');
+        });
+        s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
     }
-    out.extend_from_slice(&body[open..]);
-    Ok(())
 }
 
 /// [`render_alerts_with_directory`] without `$select` or a risk floor, straight to the JSON
-/// array, no `serde_json::Value` in between ([`write_with_user_risk`] for alerts with users).
+/// array: an alert without users is serialized as it is (no `serde_json::Value` in between);
+/// only alerts whose users get their risk joined in go through one, each on its own.
 pub async fn render_alerts_json(
     st: &AppState,
     tenant: &str,
@@ -273,7 +200,10 @@ pub async fn render_alerts_json(
         }
         let written = match &join {
             Some((dir, pending)) if !a.user_states.is_empty() => {
-                write_with_user_risk(&mut out, a, dir, pending, include_evolvable)
+                serde_json::to_value(a).and_then(|mut v| {
+                    join_user_risk(&mut v, dir, pending, include_evolvable);
+                    serde_json::to_writer(&mut out, &v)
+                })
             }
             _ => serde_json::to_writer(&mut out, &a),
         };
@@ -406,40 +336,6 @@ pub fn alert_at_least(alert: &Value, floor: RiskLevel) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn join_writes_what_the_value_path_writes() {
-        let user: vigil_model::RiskyUser = serde_json::from_value(serde_json::json!({
-            "id": "A1B2", "userPrincipalName": "kim@contoso.com", "riskLevel": "high",
-            "riskState": "atRisk", "riskDetail": "none", "isProcessing": false
-        }))
-        .unwrap();
-        let dir = RiskDirectory::build(vec![user], Vec::new());
-        let pending = Pending::default();
-        let alert: Alert = serde_json::from_value(serde_json::json!({
-            "id": "x1", "title": "t", "status": "newAlert",
-            "userStates": [
-                {"aadUserId": "a1b2", "accountName": "kim"},
-                {"userPrincipalName": "nobody@contoso.com"},
-                {}
-            ],
-            "vendorInformation": {"provider": "P", "vendor": "V"},
-            "vigilSources": [{"provider": "p", "providerAlertId": "1"}]
-        }))
-        .unwrap();
-        for evolvable in [false, true] {
-            let mut direct = Vec::new();
-            write_with_user_risk(&mut direct, alert.clone(), &dir, &pending, evolvable).unwrap();
-            let direct: Value = serde_json::from_slice(&direct).unwrap();
-            let mut via_value = serde_json::to_value(alert.clone()).unwrap();
-            join_user_risk(&mut via_value, &dir, &pending, evolvable);
-            assert_eq!(direct, via_value);
-            assert_eq!(direct["userStates"][0][USER_RISK_KEY]["riskLevel"], "high");
-            assert_eq!(direct["userStates"][1][USER_RISK_KEY], Value::Null);
-            assert_eq!(direct["userStates"][2][USER_RISK_KEY], Value::Null);
-            assert_eq!(direct["userStates"].as_array().map(Vec::len), Some(3));
-        }
-    }
 
     #[test]
     fn floor_option_is_parsed_strictly() {
