@@ -20,15 +20,26 @@ if [ ! -d "$node_dir/node_modules/@microsoft/microsoft-graph-client" ]; then
 fi
 
 work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+# Gateways are started inside $(…) (a subshell), so their pids are kept in files, not a variable.
+stop_all() {
+  local f p
+  for f in "$work"/*/pid; do
+    [ -f "$f" ] || continue
+    p=$(cat "$f")
+    kill "$p" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap stop_all EXIT
 
 # start_gateway NAME [PUBLIC_URL]: a demo gateway in $work/NAME; prints its address.
 start_gateway() {
   local dir="$work/$1" addr=""
   mkdir -p "$dir"
   VIGIL_PUBLIC_URL="${2:-}" target/debug/vigil serve --listen 127.0.0.1:0 --data-dir "$dir" >"$dir/serve.log" 2>&1 &
-  pids+=($!)
+  echo $! >"$dir/pid"
   for _ in $(seq 1 60); do
     addr=$(grep -o 'vigil listening addr=[0-9.:]*' "$dir/serve.log" | sed 's/.*addr=//' || true)
     [ -n "$addr" ] && break
