@@ -7,7 +7,10 @@
 //!
 //! Per request, in this order (every roll is drawn on every request, so the sequence of outcomes
 //! depends only on the seed and the request count, not on which faults fired before):
-//! 1. **latency**: sleep `latency_ms` + uniform `0..=jitter_ms`;
+//! 1. **latency**: the answer leaves `latency_ms` + uniform `0..=jitter_ms` after the request
+//!    arrived, the product's own work included, as a real product's latency is. A read (`GET`,
+//!    `HEAD`) is computed at once and held until then; a write waits first, so a client that
+//!    gives up before the latency has passed never changed anything;
 //! 2. **hang** (`hang_rate`): never answer (the connection stays open until the client gives up
 //!    or the mock shuts down);
 //! 3. **throttle** (`throttle_rate`): `429` + `Retry-After: retry_after_secs`, in the product's
@@ -33,7 +36,7 @@ use crate::rng::Rng;
 use crate::wire;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -205,6 +208,14 @@ impl FaultController {
         Ok(())
     }
 
+    /// Sleeps until `at`; false when the mock is shutting down first.
+    async fn wait_until(&self, at: tokio::time::Instant) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => true,
+            _ = self.shutdown.cancelled() => false,
+        }
+    }
+
     fn decide(&self) -> Decision {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (faults, rng) = &mut *st;
@@ -240,14 +251,13 @@ pub async fn fault_layer(
     next: Next,
 ) -> Response {
     let d = ctl.decide();
-    if !d.delay.is_zero() {
-        tokio::select! {
-            _ = tokio::time::sleep(d.delay) => {}
-            _ = ctl.shutdown.cancelled() => return shutting_down(),
-        }
-    }
+    let answer_at = tokio::time::Instant::now() + d.delay;
     if d.hang {
         ctl.shutdown.cancelled().await;
+        return shutting_down();
+    }
+    let computed_early = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !computed_early && !ctl.wait_until(answer_at).await {
         return shutting_down();
     }
     let headers = req.headers().clone();
@@ -269,6 +279,9 @@ pub async fn fault_layer(
             resp
         }
     };
+    if computed_early && !ctl.wait_until(answer_at).await {
+        return shutting_down();
+    }
     match &d.faults.drip {
         Some(drip) => dripping(resp, drip),
         None => resp,

@@ -2,7 +2,7 @@
 
 use crate::{bounded, client, graph_mock, token};
 use futures::StreamExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use vigil_mock::{CONTOSO_TENANT_ID, Drip, Faults, MockProvider};
 
@@ -34,6 +34,94 @@ async fn latency_and_jitter_delay_the_answer() {
         let t = Instant::now();
         client().get(&url).bearer_auth(&tok).send().await.unwrap();
         assert!(t.elapsed() < Duration::from_millis(300));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_read_is_computed_on_arrival_and_a_write_only_when_its_latency_has_passed() {
+    bounded(async {
+        let (m, tok, _) = setup().await;
+        let alert = m
+            .scenario()
+            .data(vigil_mock::ProviderKind::Graph)
+            .alerts_of(CONTOSO_TENANT_ID)
+            .find(|a| a.status == vigil_model::AlertStatus::NewAlert)
+            .unwrap()
+            .clone();
+        let url = format!("{}/v1.0/security/alerts/{}", m.base_url(), alert.id);
+        let resolve = json!({
+            "status": "resolved",
+            "vendorInformation": {
+                "provider": alert.vendor_information.provider,
+                "vendor": "Microsoft"
+            }
+        });
+        m.set_faults(Faults {
+            latency_ms: 400,
+            ..Faults::none()
+        });
+        // A read in flight answers what the alert was when it arrived, at its latency.
+        let started = Instant::now();
+        let read = tokio::spawn({
+            let (url, tok) = (url.clone(), tok.clone());
+            async move { client().get(&url).bearer_auth(&tok).send().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        m.set_faults(Faults::none());
+        let r = client()
+            .patch(&url)
+            .bearer_auth(&tok)
+            .json(&resolve)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let r = read.await.unwrap().unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(400));
+        let before: Value = r.json().await.unwrap();
+        assert_eq!(before["status"], "newAlert", "computed on arrival");
+
+        // A write the client gives up on before its latency has passed changes nothing.
+        let other = m
+            .scenario()
+            .data(vigil_mock::ProviderKind::Graph)
+            .alerts_of(CONTOSO_TENANT_ID)
+            .filter(|a| a.status == vigil_model::AlertStatus::NewAlert)
+            .nth(1)
+            .unwrap()
+            .clone();
+        let other_url = format!("{}/v1.0/security/alerts/{}", m.base_url(), other.id);
+        m.clear_records();
+        m.set_faults(Faults {
+            latency_ms: 400,
+            ..Faults::none()
+        });
+        let impatient = reqwest::Client::builder()
+            .timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let err = impatient
+            .patch(&other_url)
+            .bearer_auth(&tok)
+            .json(&resolve)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(m.writes().is_empty(), "{:?}", m.writes());
+        m.set_faults(Faults::none());
+        let after: Value = client()
+            .get(&other_url)
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(after["status"], "newAlert");
     })
     .await;
 }
