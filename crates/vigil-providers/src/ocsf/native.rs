@@ -15,18 +15,124 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// Any value of the wrong shape becomes `None`.
+/// A nested object: parsed in the same pass as its record; any other JSON type (a string, a
+/// number, an array) is skipped and reads as absent. Every field of the nested types is
+/// lenient itself, so an object only fails on malformed JSON (or a repeated key), which fails
+/// its record.
 fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(ObjectOr::<T>::deserialize(d)?.0)
+}
+
+/// Any value of the wrong shape becomes `None` (for a non-object type: parsed from the raw
+/// text, so a wrong element type anywhere inside only loses this value).
+fn lenient_value<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    // Raw text, not a `Value` tree: an object-valued field is parsed once into `T`.
     let raw = Box::<RawValue>::deserialize(d)?;
     if raw.get() == "null" {
         return Ok(None);
     }
     Ok(serde_json::from_str(raw.get()).ok())
+}
+
+/// `T` from a JSON object, `None` from anything else (see [`lenient`]).
+struct ObjectOr<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOr<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ObjectOrVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ObjectOrVisitor<T>(std::marker::PhantomData<T>);
+
+/// Scalars and arrays, which no nested object type reads: skipped.
+macro_rules! skip_scalars {
+    ($out:expr) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+    };
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOrVisitor<T> {
+    type Value = ObjectOr<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    skip_scalars!(ObjectOr(None));
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(ObjectOr(None))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(|t| ObjectOr(Some(t)))
+    }
+}
+
+/// The objects of an array, in one pass (see [`lenient`]); anything but an array is empty.
+struct ObjectsOf<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectsOf<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ObjectsOfVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ObjectsOfVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectsOfVisitor<T> {
+    type Value = ObjectsOf<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    skip_scalars!(ObjectsOf(Vec::new()));
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(ObjectOr(item)) = seq.next_element::<ObjectOr<T>>()? {
+            out.extend(item);
+        }
+        Ok(ObjectsOf(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(ObjectsOf(Vec::new()))
+    }
 }
 
 /// An integer from an integer, a float with no fraction (`1.0`) or a numeric string.
@@ -65,22 +171,14 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
-/// An array whose unreadable elements are skipped; anything but an array is empty.
+/// An array of objects; elements that are no object are skipped, anything but an array is
+/// empty (see [`lenient`]).
 fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    let raw = Box::<RawValue>::deserialize(d)?;
-    Ok(
-        match serde_json::from_str::<Vec<Box<RawValue>>>(raw.get()) {
-            Ok(items) => items
-                .iter()
-                .filter_map(|i| serde_json::from_str(i.get()).ok())
-                .collect(),
-            Err(_) => Vec::new(),
-        },
-    )
+    Ok(ObjectsOf::<T>::deserialize(d)?.0)
 }
 
 /// A list of strings; non-string elements are skipped.
@@ -789,7 +887,7 @@ pub struct Location {
     pub desc: Option<String>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        deserialize_with = "lenient_value",
         skip_serializing_if = "Option::is_none"
     )]
     pub coordinates: Option<Vec<f64>>,

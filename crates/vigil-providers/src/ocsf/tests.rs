@@ -808,3 +808,38 @@ fn detection_risk_level_falls_back_to_severity_and_old_lat_long() {
     let geo = d.location.unwrap().geo_coordinates.unwrap();
     assert_eq!((geo.latitude, geo.longitude), (Some(40.3), Some(-74.0)));
 }
+
+#[test]
+fn values_of_the_wrong_json_type_read_as_absent_in_one_pass() {
+    let f: Finding = serde_json::from_value(json!({
+        "class_uid": 2004,
+        "finding_info": {"uid": "f-1", "title": "t", "analytic": "not an object"},
+        "device": "a string where an object belongs",
+        "assignee": [1, 2, 3],
+        "remediation": 42,
+        "metadata": null,
+        "evidences": [1, "x", {"process": {"name": "cmd.exe"}}, [], null],
+        "resources": {"not": "an array"},
+        "vulnerabilities": "none",
+    }))
+    .unwrap();
+    let info = f.finding_info.as_ref().unwrap();
+    assert_eq!(info.uid.as_deref(), Some("f-1"));
+    assert!(info.analytic.is_none());
+    assert!(f.device.is_none() && f.assignee.is_none() && f.remediation.is_none());
+    assert!(f.metadata.is_none());
+    assert_eq!(f.evidences.len(), 1, "only the object element is kept");
+    assert_eq!(
+        f.evidences[0]
+            .process
+            .as_ref()
+            .and_then(|p| p.name.as_deref()),
+        Some("cmd.exe")
+    );
+    assert!(f.resources.is_empty() && f.vulnerabilities.is_empty());
+    // A location's coordinates are an array of numbers; a wrong element loses only them.
+    let loc: Location =
+        serde_json::from_value(json!({"city": "Oslo", "coordinates": [10.7, "x"]})).unwrap();
+    assert_eq!(loc.city.as_deref(), Some("Oslo"));
+    assert!(loc.coordinates.is_none());
+}
