@@ -1705,6 +1705,7 @@ fn render_alert(
         risk_score: Some(format!("{:.2}", 0.3 + rng.unit() * 0.7)),
         user_account_type: Some(user.account_type),
         user_principal_name: Some(user.upn.clone()),
+        vigil_user_risk: None,
     }];
     if (t.message || rich) && surface == Surface::Email {
         user_states.push(UserSecurityState {

@@ -202,6 +202,18 @@ pub struct UserSecurityState {
     pub risk_score: Option<String>,
     pub user_account_type: Option<UserAccountSecurityType>,
     pub user_principal_name: Option<String>,
+    /// The user's federated risk, joined in by the gateway as `vigilUserRisk` (an object, or
+    /// `null` for a user no identity provider knows as risky). Never read from input (a
+    /// provider cannot set it) and written only when the gateway joined it, so an alert
+    /// round-trips unchanged; documented with the gateway's list, not in Graph's type.
+    #[serde(
+        rename = "vigilUserRisk",
+        default,
+        skip_deserializing,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub vigil_user_risk: Option<Value>,
 }
 
 /// `hostSecurityState`.

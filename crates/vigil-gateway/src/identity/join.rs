@@ -45,10 +45,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use vigil_model::identity_merge::{level_at_least, parse_level, user_risk_value};
 use vigil_model::query::Select;
-use vigil_model::{Alert, GraphEnum, HideEvolvable, RiskLevel};
+use vigil_model::{Alert, GraphEnum, HideEvolvable, RiskLevel, RiskyUser};
 
 /// The property added to each `userStates` entry.
 pub const USER_RISK_KEY: &str = "vigilUserRisk";
@@ -178,8 +179,8 @@ fn join_user_risk(v: &mut Value, dir: &RiskDirectory, pending: &Pending, include
 }
 
 /// [`render_alerts_with_directory`] without `$select` or a risk floor, straight to the JSON
-/// array: an alert without users is serialized as it is (no `serde_json::Value` in between);
-/// only alerts whose users get their risk joined in go through one, each on its own.
+/// array: no `serde_json::Value` in between (the risk goes into each typed user state's
+/// `vigil_user_risk`), and a long list is written in chunks on every core at once.
 pub async fn render_alerts_json(
     st: &AppState,
     tenant: &str,
@@ -190,31 +191,107 @@ pub async fn render_alerts_json(
 ) -> (Vec<u8>, Result<Option<Arc<RiskDirectory>>, ()>) {
     let involves_users = alerts.iter().any(|a| !a.user_states.is_empty());
     let (join, used) = risk_to_join(st, tenant, involves_users, bypass, prefetched).await;
-    let mut out = Vec::with_capacity(alerts.len().saturating_mul(2048) + 2);
+    let joiner = join.map(|(dir, pending)| {
+        Arc::new(Joiner {
+            dir,
+            pending,
+            include_evolvable,
+        })
+    });
+    (write_alert_array(alerts, joiner).await, used)
+}
+
+/// Alerts per chunk below which a list is written on the request's own task.
+const MIN_CHUNK: usize = 48;
+
+/// `[alert,alert,...]`, written in up to one chunk per core.
+async fn write_alert_array(mut alerts: Vec<Alert>, joiner: Option<Arc<Joiner>>) -> Vec<u8> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunks = (alerts.len() / MIN_CHUNK).clamp(1, cores);
+    let per_chunk = alerts.len().div_ceil(chunks).max(1);
+    let mut spawned = Vec::with_capacity(chunks.saturating_sub(1));
+    // Every chunk but the first on its own task; the first here, meanwhile.
+    while alerts.len() > per_chunk {
+        let tail = alerts.split_off(alerts.len() - per_chunk);
+        let joiner = joiner.clone();
+        spawned.push(tokio::spawn(async move {
+            write_alerts(tail, joiner.as_deref())
+        }));
+    }
+    let mut out = Vec::with_capacity(alerts.len().saturating_mul(2048) * (chunks + 1) + 2);
     out.push(b'[');
-    let mut first = true;
-    for a in alerts {
-        let mark = out.len();
-        if !first {
+    out.extend_from_slice(&write_alerts(alerts, joiner.as_deref()));
+    // Spawned last-chunk-first: awaited in reverse for the list's order.
+    for task in spawned.into_iter().rev() {
+        let chunk = match task.await {
+            Ok(chunk) => chunk,
+            // A chunk's task cannot fail but by a panic in serialization; its alerts are left
+            // out, as an alert that cannot be serialized is.
+            Err(e) => {
+                tracing::error!(error = %e, "an alert chunk was not serialized");
+                continue;
+            }
+        };
+        if chunk.is_empty() {
+            continue;
+        }
+        if out.len() > 1 {
             out.push(b',');
         }
-        let written = match &join {
-            Some((dir, pending)) if !a.user_states.is_empty() => {
-                serde_json::to_value(a).and_then(|mut v| {
-                    join_user_risk(&mut v, dir, pending, include_evolvable);
-                    serde_json::to_writer(&mut out, &v)
-                })
-            }
-            _ => serde_json::to_writer(&mut out, &a),
-        };
-        match written {
-            Ok(()) => first = false,
-            // As the Value path: an alert that cannot be serialized is left out.
-            Err(_) => out.truncate(mark),
-        }
+        out.extend_from_slice(&chunk);
     }
     out.push(b']');
-    (out, used)
+    out
+}
+
+/// The user-risk join of one list: the tenant's directory and pending actions.
+struct Joiner {
+    dir: Arc<RiskDirectory>,
+    pending: Pending,
+    include_evolvable: bool,
+}
+
+/// Alerts as comma-separated JSON objects (no brackets), user risk joined in when `joiner`.
+fn write_alerts(alerts: Vec<Alert>, joiner: Option<&Joiner>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(alerts.len().saturating_mul(4096));
+    // Each risky user's `vigilUserRisk`, built once per chunk (keyed by the directory entry).
+    let mut risks: HashMap<*const RiskyUser, Value> = HashMap::new();
+    for mut a in alerts {
+        if let Some(j) = joiner {
+            for s in &mut a.user_states {
+                let user = j
+                    .dir
+                    .find(s.aad_user_id.as_deref(), s.user_principal_name.as_deref());
+                s.vigil_user_risk = Some(match user {
+                    Some(u) => risks
+                        .entry(std::ptr::from_ref(u))
+                        .or_insert_with(|| j.risk_value(u))
+                        .clone(),
+                    None => Value::Null,
+                });
+            }
+        }
+        let mark = out.len();
+        if mark > 0 {
+            out.push(b',');
+        }
+        if serde_json::to_writer(&mut out, &a).is_err() {
+            // As the Value path: an alert that cannot be serialized is left out.
+            out.truncate(mark);
+        }
+    }
+    out
+}
+
+impl Joiner {
+    fn risk_value(&self, u: &RiskyUser) -> Value {
+        let mut u = u.clone();
+        self.pending.overlay(&mut u);
+        if !self.include_evolvable {
+            u.hide_evolvable_members();
+        }
+        user_risk_value(&u)
+    }
 }
 
 /// How many of `alerts` involve a user at or above `floor` (the `vigilUserRiskAtLeast` test of
@@ -336,6 +413,57 @@ pub fn alert_at_least(alert: &Value, floor: RiskLevel) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A list long enough to be written in several chunks keeps its order, and every user
+    /// state carries the same `vigilUserRisk` the `Value` path joins in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chunked_writing_keeps_order_and_joins_like_the_value_path() {
+        let user: RiskyUser = serde_json::from_value(serde_json::json!({
+            "id": "A1B2", "userPrincipalName": "kim@contoso.com", "riskLevel": "high",
+            "riskState": "atRisk", "riskDetail": "none", "isProcessing": false
+        }))
+        .unwrap();
+        let dir = Arc::new(RiskDirectory::build(vec![user], Vec::new()));
+        let alerts: Vec<Alert> = (0..MIN_CHUNK * 5 + 7)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "id": format!("a{i}"), "title": "t", "status": "newAlert",
+                    "createdDateTime": "2024-05-01T10:00:00.1234567Z",
+                    "userStates": if i % 3 == 0 { serde_json::json!([]) } else { serde_json::json!([
+                        {"aadUserId": "a1b2", "accountName": "kim"},
+                        {"userPrincipalName": "nobody@contoso.com"}
+                    ]) },
+                    "vendorInformation": {"provider": "P", "vendor": "V"}
+                }))
+                .unwrap()
+            })
+            .collect();
+        for include_evolvable in [false, true] {
+            let joiner = Arc::new(Joiner {
+                dir: dir.clone(),
+                pending: Pending::default(),
+                include_evolvable,
+            });
+            let bytes = write_alert_array(alerts.clone(), Some(joiner)).await;
+            let written: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(written.len(), alerts.len());
+            for (w, a) in written.iter().zip(&alerts) {
+                let mut expected = serde_json::to_value(a).unwrap();
+                join_user_risk(&mut expected, &dir, &Pending::default(), include_evolvable);
+                assert_eq!(w, &expected);
+            }
+            assert_eq!(
+                written[1]["userStates"][0][USER_RISK_KEY]["riskLevel"],
+                "high"
+            );
+            assert_eq!(written[1]["userStates"][1][USER_RISK_KEY], Value::Null);
+        }
+        // Without a join nothing is added, and an empty list is `[]`.
+        let plain: Vec<Value> =
+            serde_json::from_slice(&write_alert_array(alerts.clone(), None).await).unwrap();
+        assert!(plain[1]["userStates"][0].get(USER_RISK_KEY).is_none());
+        assert_eq!(write_alert_array(Vec::new(), None).await, b"[]");
+    }
 
     #[test]
     fn floor_option_is_parsed_strictly() {

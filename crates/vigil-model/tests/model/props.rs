@@ -163,6 +163,7 @@ fn user_state() -> BoxedStrategy<UserSecurityState> {
                 risk_score,
                 user_account_type,
                 user_principal_name,
+                vigil_user_risk: None,
             },
         )
         .boxed()
