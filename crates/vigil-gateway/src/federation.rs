@@ -164,6 +164,8 @@ pub struct AlertPage {
 pub enum FederationError {
     #[error("alert index: {0}")]
     Store(#[from] vigil_store::StoreError),
+    #[error("a federation task failed: {0}")]
+    Task(String),
 }
 
 /// The engine.
@@ -326,6 +328,7 @@ impl Federation {
         // The cut: the newest "oldest item" among aligned providers that returned a full page.
         let mut cut: Option<Timestamp> = None;
         let mut next = state.clone();
+        let mut copies = Vec::with_capacity(answers.len());
         for (p, req, page, outcome) in answers {
             let name = p.info().name.clone();
             let failed = outcome.failed();
@@ -369,10 +372,15 @@ impl Federation {
                     }
                 }
             }
-            items.extend(page_items.iter().map(|a| SourcedAlert {
-                provider: name.clone(),
-                alert: a.clone(),
-            }));
+            copies.push(copy_page(name, page.clone()));
+        }
+        for copy in copies {
+            // Only a panic fails a copy: the page is refused rather than shown without the
+            // alerts the walk already counts as seen.
+            items.extend(
+                copy.await
+                    .map_err(|e| FederationError::Task(e.to_string()))?,
+            );
         }
 
         let margin = chrono::Duration::seconds(
@@ -552,6 +560,25 @@ impl Federation {
         }
         Ok(alerts)
     }
+}
+
+/// The merge takes its alerts by value and the cache keeps its pages: each page is copied on
+/// its own task, so a wide fan-out's copying runs on every core (and as a single-page list
+/// costs one task hop).
+fn copy_page(
+    provider: String,
+    page: Arc<CachedPage>,
+) -> tokio::task::JoinHandle<Vec<SourcedAlert>> {
+    tokio::spawn(async move {
+        page.page
+            .items
+            .iter()
+            .map(|a| SourcedAlert {
+                provider: provider.clone(),
+                alert: a.clone(),
+            })
+            .collect()
+    })
 }
 
 /// Splits merged alerts into those safe to emit and those held back, with the members to
