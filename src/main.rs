@@ -21,6 +21,34 @@ use vigil_gateway::config::load_or_create_key;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's one tuning knob we set. The only unsafe code of the workspace (the lint is
+/// `deny`, not `forbid`, for this): one call into the allocator's documented option API.
+#[allow(unsafe_code)]
+mod allocator {
+    use std::ffi::{c_int, c_long};
+
+    /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v3 `mimalloc.h`).
+    const MI_OPTION_PURGE_DELAY: c_int = 15;
+
+    unsafe extern "C" {
+        fn mi_option_set(option: c_int, value: c_long);
+    }
+
+    /// Returns freed memory to the system at once instead of after a delay that only runs
+    /// when the freeing thread allocates again: after a large list is rendered on every core,
+    /// idle worker threads otherwise kept what they freed, and the RSS with the cache at its
+    /// bound rose to 1.26–1.47 × the bound (0.94 with this; `bench/run`, memory) for about 5 %
+    /// more CPU on a 50-provider fan-out. `MIMALLOC_PURGE_DELAY` in the environment wins.
+    pub fn purge_freed_memory_at_once() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: mi_option_set stores an option value (thread-safe in mimalloc); the
+        // signature and the option's index match the vendored mimalloc.h.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "vigil",
@@ -161,6 +189,7 @@ fn init_tracing() {
 }
 
 fn main() -> ExitCode {
+    allocator::purge_freed_memory_at_once();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
