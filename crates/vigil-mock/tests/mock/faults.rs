@@ -1,6 +1,6 @@
 //! Each fault kind, observed from a raw HTTP client.
 
-use crate::{bounded, client, graph_mock, token};
+use crate::{bounded, client, graph_mock, new_graph_alert, token};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -42,13 +42,7 @@ async fn latency_and_jitter_delay_the_answer() {
 async fn a_read_is_computed_on_arrival_and_a_write_only_when_its_latency_has_passed() {
     bounded(async {
         let (m, tok, _) = setup().await;
-        let alert = m
-            .scenario()
-            .data(vigil_mock::ProviderKind::Graph)
-            .alerts_of(CONTOSO_TENANT_ID)
-            .find(|a| a.status == vigil_model::AlertStatus::NewAlert)
-            .unwrap()
-            .clone();
+        let alert = new_graph_alert(&m, 0);
         let url = format!("{}/v1.0/security/alerts/{}", m.base_url(), alert.id);
         let resolve = json!({
             "status": "resolved",
@@ -83,14 +77,7 @@ async fn a_read_is_computed_on_arrival_and_a_write_only_when_its_latency_has_pas
         assert_eq!(before["status"], "newAlert", "computed on arrival");
 
         // A write the client gives up on before its latency has passed changes nothing.
-        let other = m
-            .scenario()
-            .data(vigil_mock::ProviderKind::Graph)
-            .alerts_of(CONTOSO_TENANT_ID)
-            .filter(|a| a.status == vigil_model::AlertStatus::NewAlert)
-            .nth(1)
-            .unwrap()
-            .clone();
+        let other = new_graph_alert(&m, 1);
         let other_url = format!("{}/v1.0/security/alerts/{}", m.base_url(), other.id);
         m.clear_records();
         m.set_faults(Faults {

@@ -344,13 +344,7 @@ async fn patch_is_applied_visible_and_recorded() {
     bounded(async {
         let m = graph_mock().await;
         let tok = token(&m, CONTOSO_TENANT_ID).await;
-        let alert = m
-            .scenario()
-            .data(vigil_mock::ProviderKind::Graph)
-            .alerts_of(CONTOSO_TENANT_ID)
-            .find(|a| a.status == vigil_model::AlertStatus::NewAlert)
-            .unwrap()
-            .clone();
+        let alert = crate::new_graph_alert(&m, 0);
         let url = format!("{}/v1.0/security/alerts/{}", m.base_url(), alert.id);
         let body = json!({
             "status": "resolved",

@@ -36,6 +36,17 @@ pub async fn graph_mock() -> MockProvider {
         .expect("graph mock starts")
 }
 
+/// The `nth` Contoso alert of a Graph mock's scenario that is still `newAlert`.
+pub fn new_graph_alert(m: &MockProvider, nth: usize) -> vigil_model::Alert {
+    m.scenario()
+        .data(ProviderKind::Graph)
+        .alerts_of(vigil_mock::CONTOSO_TENANT_ID)
+        .filter(|a| a.status == vigil_model::AlertStatus::NewAlert)
+        .nth(nth)
+        .expect("the scenario has new alerts")
+        .clone()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
