@@ -191,12 +191,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(self.enqueue_change(&change, now).await?.history_id)
     }
 
-    /// The history of an alert, oldest first (newest last).
+    /// The history of an alert, oldest first (newest last): [`Store::histories`] of one.
     async fn history(
         &self,
         tenant_id: &str,
         unified_id: &str,
-    ) -> Result<Vec<HistoryRecord>, StoreError>;
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        Ok(self
+            .histories(tenant_id, &[unified_id.to_owned()])
+            .await?
+            .remove(unified_id)
+            .unwrap_or_default())
+    }
 
     /// The histories of several alerts in one round trip, each oldest first; alerts without
     /// history are absent from the map. What a list page needs (one query, not one per alert).

@@ -472,31 +472,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn history(
-        &self,
-        tenant_id: &str,
-        unified_id: &str,
-    ) -> Result<Vec<HistoryRecord>, StoreError> {
-        let rows: Vec<(i64, Option<String>, Json<AlertHistoryState>, DateTime<Utc>)> =
-            sqlx::query_as(
-                "SELECT id, request_id, entry, recorded_at FROM alert_history \
-                 WHERE tenant_id = $1 AND unified_id = $2 ORDER BY id",
-            )
-            .bind(tenant_id)
-            .bind(unified_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, request_id, Json(entry), recorded_at)| HistoryRecord {
-                id,
-                request_id,
-                entry,
-                recorded_at,
-            })
-            .collect())
-    }
-
     async fn histories(
         &self,
         tenant_id: &str,

@@ -437,31 +437,6 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn history(
-        &self,
-        tenant_id: &str,
-        unified_id: &str,
-    ) -> Result<Vec<HistoryRecord>, StoreError> {
-        let rows: Vec<(i64, Option<String>, String, i64)> = sqlx::query_as(
-            "SELECT id, request_id, entry, recorded_at FROM alert_history \
-             WHERE tenant_id = ?1 AND unified_id = ?2 ORDER BY id",
-        )
-        .bind(tenant_id)
-        .bind(unified_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(id, request_id, entry, recorded_at)| {
-                Ok(HistoryRecord {
-                    id,
-                    request_id,
-                    entry: serde_json::from_str::<AlertHistoryState>(&entry)?,
-                    recorded_at: from_micros(recorded_at)?,
-                })
-            })
-            .collect()
-    }
-
     async fn histories(
         &self,
         tenant_id: &str,
