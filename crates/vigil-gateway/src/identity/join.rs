@@ -166,16 +166,21 @@ fn join_user_risk(v: &mut Value, dir: &RiskDirectory, pending: &Pending, include
     for s in states.iter_mut().filter_map(Value::as_object_mut) {
         let id = s.get("aadUserId").and_then(Value::as_str);
         let upn = s.get("userPrincipalName").and_then(Value::as_str);
-        let risk = dir.find(id, upn).map(|u| {
-            let mut u = u.clone();
-            pending.overlay(&mut u);
-            if !include_evolvable {
-                u.hide_evolvable_members();
-            }
-            user_risk_value(&u)
-        });
+        let risk = dir
+            .find(id, upn)
+            .map(|u| risk_value(u, pending, include_evolvable));
         s.insert(USER_RISK_KEY.into(), risk.unwrap_or(Value::Null));
     }
+}
+
+/// A risky user's `vigilUserRisk`: pending actions shown, evolvable members as asked.
+fn risk_value(u: &RiskyUser, pending: &Pending, include_evolvable: bool) -> Value {
+    let mut u = u.clone();
+    pending.overlay(&mut u);
+    if !include_evolvable {
+        u.hide_evolvable_members();
+    }
+    user_risk_value(&u)
 }
 
 /// [`render_alerts_with_directory`] without `$select` or a risk floor, straight to the JSON
@@ -215,12 +220,14 @@ async fn write_alert_array(mut alerts: Vec<Alert>, joiner: Option<Arc<Joiner>>) 
         let tail = alerts.split_off(alerts.len() - per_chunk);
         let joiner = joiner.clone();
         spawned.push(tokio::spawn(async move {
-            write_alerts(tail, joiner.as_deref())
+            let mut chunk = Vec::with_capacity(tail.len().saturating_mul(4096));
+            write_alerts(&mut chunk, tail, joiner.as_deref());
+            chunk
         }));
     }
-    let mut out = Vec::with_capacity(alerts.len().saturating_mul(2048) * (chunks + 1) + 2);
+    let mut out = Vec::with_capacity(alerts.len().saturating_mul(4096) * chunks + 2);
     out.push(b'[');
-    out.extend_from_slice(&write_alerts(alerts, joiner.as_deref()));
+    write_alerts(&mut out, alerts, joiner.as_deref());
     // Spawned last-chunk-first: awaited in reverse for the list's order.
     for task in spawned.into_iter().rev() {
         let chunk = match task.await {
@@ -251,9 +258,10 @@ struct Joiner {
     include_evolvable: bool,
 }
 
-/// Alerts as comma-separated JSON objects (no brackets), user risk joined in when `joiner`.
-fn write_alerts(alerts: Vec<Alert>, joiner: Option<&Joiner>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(alerts.len().saturating_mul(4096));
+/// Appends alerts to `out` as comma-separated JSON objects (no brackets), user risk joined in
+/// when `joiner`.
+fn write_alerts(out: &mut Vec<u8>, alerts: Vec<Alert>, joiner: Option<&Joiner>) {
+    let start = out.len();
     // Each risky user's `vigilUserRisk`, built once per chunk (keyed by the directory entry).
     let mut risks: HashMap<*const RiskyUser, Value> = HashMap::new();
     for mut a in alerts {
@@ -265,32 +273,20 @@ fn write_alerts(alerts: Vec<Alert>, joiner: Option<&Joiner>) -> Vec<u8> {
                 s.vigil_user_risk = Some(match user {
                     Some(u) => risks
                         .entry(std::ptr::from_ref(u))
-                        .or_insert_with(|| j.risk_value(u))
+                        .or_insert_with(|| risk_value(u, &j.pending, j.include_evolvable))
                         .clone(),
                     None => Value::Null,
                 });
             }
         }
         let mark = out.len();
-        if mark > 0 {
+        if mark > start {
             out.push(b',');
         }
-        if serde_json::to_writer(&mut out, &a).is_err() {
+        if serde_json::to_writer(&mut *out, &a).is_err() {
             // As the Value path: an alert that cannot be serialized is left out.
             out.truncate(mark);
         }
-    }
-    out
-}
-
-impl Joiner {
-    fn risk_value(&self, u: &RiskyUser) -> Value {
-        let mut u = u.clone();
-        self.pending.overlay(&mut u);
-        if !self.include_evolvable {
-            u.hide_evolvable_members();
-        }
-        user_risk_value(&u)
     }
 }
 
