@@ -66,19 +66,74 @@ struct GraphState {
     /// costs its page, not every alert's conversion (the benchmarks run many mocks on the
     /// gateway's cores). Cleared by every alert change.
     alert_values: Mutex<HashMap<String, Arc<Vec<Value>>>>,
+    /// Alert list answers by request (tenant, base URL, version, path, query), kept and cleared
+    /// like `alert_values`: the same list asked again costs no filter, sort or serialization.
+    alert_pages: Mutex<HashMap<String, Bytes>>,
+    /// Bumped by every alert change (under the data lock): a list computed from older alerts is
+    /// not kept.
+    alert_generation: std::sync::atomic::AtomicU64,
 }
+
+/// Alert list answers kept at most; more distinct queries start the memo over.
+const MAX_KEPT_PAGES: usize = 512;
 
 type St = Arc<GraphState>;
 
 impl GraphState {
     /// The tenant's alerts as Graph JSON (see [`GraphState::alert_values`]).
-    fn alert_values_of(&self, tenant: &str) -> Arc<Vec<Value>> {
+    /// With the alert generation they were read at.
+    fn alert_values_of(&self, tenant: &str) -> (u64, Arc<Vec<Value>>) {
         // Data first, then the memo: the order an alert change takes them in.
         let data = self.data.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = self
+            .alert_generation
+            .load(std::sync::atomic::Ordering::Acquire);
         let mut memo = self.alert_values.lock().unwrap_or_else(|e| e.into_inner());
-        memo.entry(tenant.to_string())
+        let values = memo
+            .entry(tenant.to_string())
             .or_insert_with(|| Arc::new(data.alerts_of(tenant).map(to_value).collect()))
-            .clone()
+            .clone();
+        (generation, values)
+    }
+
+    /// Forgets every derived view of the alerts; called with the data lock held, before the
+    /// alerts change.
+    fn alerts_changing(&self) {
+        self.alert_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.alert_values
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.alert_pages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    fn kept_page(&self, key: &str) -> Option<Bytes> {
+        self.alert_pages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Keeps a list answer computed from the alerts of `generation`, unless they changed since.
+    fn keep_page(&self, generation: u64, key: String, body: Bytes) {
+        let mut pages = self.alert_pages.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the pages lock: a change bumps the generation before it clears them.
+        if self
+            .alert_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+            != generation
+        {
+            return;
+        }
+        if pages.len() >= MAX_KEPT_PAGES {
+            pages.clear();
+        }
+        pages.insert(key, body);
     }
 }
 
@@ -88,6 +143,8 @@ pub fn router(core: Arc<Core>, data: ProviderData) -> Router {
         core,
         data: Mutex::new(data),
         alert_values: Mutex::default(),
+        alert_pages: Mutex::default(),
+        alert_generation: std::sync::atomic::AtomicU64::new(0),
     });
     let api = Router::new()
         .route("/security/alerts", get(list_alerts))
@@ -238,7 +295,11 @@ fn authorize(
 
 /// A Graph JSON response with the usual headers.
 fn graph_json(call: &Call, status: StatusCode, body: &Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+    graph_json_bytes(call, status, body.to_string().into())
+}
+
+fn graph_json_bytes(call: &Call, status: StatusCode, body: Bytes) -> Response {
+    let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(GRAPH_JSON));
     h.insert(
@@ -323,10 +384,23 @@ fn encode_component(s: &str) -> String {
 
 /// Filters, orders, pages and selects `items`, and builds the collection response.
 fn collection(call: &Call, schema: &'static Schema, context: &str, items: &[Value]) -> Response {
+    match collection_body(call, schema, context, items) {
+        Ok(body) => graph_json_bytes(call, StatusCode::OK, body.into()),
+        Err(resp) => *resp,
+    }
+}
+
+/// A collection's `200` body, or the error answer.
+fn collection_body(
+    call: &Call,
+    schema: &'static Schema,
+    context: &str,
+    items: &[Value],
+) -> Result<String, Box<Response>> {
     let pairs = query_pairs(call.raw_query.as_deref());
     let opts = match QueryOptions::parse(&pairs, schema) {
         Ok(o) => o,
-        Err(e) => return call.bad_request(&e.to_string()),
+        Err(e) => return Err(Box::new(call.bad_request(&e.to_string()))),
     };
     // Positions in `items`, filtered and ordered; only the page is copied.
     let kept: Vec<bool> = items
@@ -344,8 +418,9 @@ fn collection(call: &Call, schema: &'static Schema, context: &str, items: &[Valu
         Some(t) => match decode_skiptoken(t, fp) {
             Some(o) => o,
             None => {
-                return call
-                    .bad_request("The $skiptoken is invalid or was issued for a different query.");
+                return Err(Box::new(call.bad_request(
+                    "The $skiptoken is invalid or was issued for a different query.",
+                )));
             }
         },
         None => opts.skip.map(|s| s as usize).unwrap_or(0),
@@ -387,7 +462,7 @@ fn collection(call: &Call, schema: &'static Schema, context: &str, items: &[Valu
         );
     }
     body.insert("value".into(), Value::Array(page));
-    graph_json(call, StatusCode::OK, &Value::Object(body))
+    Ok(Value::Object(body).to_string())
 }
 
 /// Query option names keep their `$` (Graph's nextLinks do); anything unusual is encoded.
@@ -626,8 +701,26 @@ async fn list_alerts(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let items = st.alert_values_of(&call.tenant);
-    collection(&call, &ALERT, "security/alerts", &items)
+    let key = format!(
+        "{}\n{}\n{}\n{}\n{}",
+        call.tenant,
+        call.base,
+        call.version,
+        call.path,
+        call.raw_query.as_deref().unwrap_or("")
+    );
+    if let Some(body) = st.kept_page(&key) {
+        return graph_json_bytes(&call, StatusCode::OK, body);
+    }
+    let (generation, items) = st.alert_values_of(&call.tenant);
+    match collection_body(&call, &ALERT, "security/alerts", &items) {
+        Ok(body) => {
+            let body = Bytes::from(body);
+            st.keep_page(generation, key, body.clone());
+            graph_json_bytes(&call, StatusCode::OK, body)
+        }
+        Err(resp) => *resp,
+    }
 }
 
 /// `GET /security/alerts/$count`: the number of matching alerts as plain text.
@@ -801,10 +894,7 @@ async fn patch_alert(
     let app_id = st.core.credentials(&call.tenant).client_id;
     let updated = {
         let mut data = st.data.lock().unwrap_or_else(|e| e.into_inner());
-        st.alert_values
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        st.alerts_changing();
         let Some(alert) = data
             .alerts
             .iter_mut()

@@ -395,6 +395,9 @@ async fn patch_applies_advances_and_records() {
     // It stays changed.
     let (_, again) = s.get(&path, T1).await;
     assert_eq!(again, f);
+    // The list asked before the change answers it too (kept list answers are dropped).
+    let (_, relisted) = s.get("/api/v1/findings?status_id=1&limit=1", T1).await;
+    assert_ne!(uids(&relisted)[0], uid);
 
     let writes = s.core.recorder.writes();
     assert_eq!(writes.len(), 1);

@@ -346,6 +346,20 @@ async fn patch_is_applied_visible_and_recorded() {
         let tok = token(&m, CONTOSO_TENANT_ID).await;
         let alert = crate::new_graph_alert(&m, 0);
         let url = format!("{}/v1.0/security/alerts/{}", m.base_url(), alert.id);
+        // A list asked before the change (and asked again after it) shows the change: the
+        // mock's kept list answers are dropped by a write.
+        let list_url = format!("{}/v1.0/security/alerts?$top=999", m.base_url());
+        let listed_status = |list: &Value| {
+            list["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["id"] == alert.id.as_str())
+                .map(|a| a["status"].clone())
+        };
+        let (s, before) = get(&list_url, &tok).await;
+        assert_eq!(s, 200);
+        assert_ne!(listed_status(&before), Some(json!("resolved")));
         let body = json!({
             "status": "resolved",
             "feedback": "truePositive",
@@ -362,6 +376,8 @@ async fn patch_is_applied_visible_and_recorded() {
         let (s, after) = get(&url, &tok).await;
         assert_eq!(s, 200);
         assert_eq!(after["status"], "resolved");
+        let (_, relisted) = get(&list_url, &tok).await;
+        assert_eq!(listed_status(&relisted), Some(json!("resolved")));
         assert_eq!(after["feedback"], "truePositive");
         assert_eq!(after["assignedTo"], "analyst@contoso.com");
         assert_eq!(after["tags"], json!(["HVA", "reviewed"]));
