@@ -313,7 +313,13 @@ impl Federation {
                     .cache
                     .list(tenant_id, p, req.clone(), self.timeout, bypass_cache)
                     .await;
-                (p.clone(), req, page, outcome)
+                // Copied for the merge as soon as it is here, while slower providers are
+                // still answering.
+                let copy = page
+                    .as_ref()
+                    .filter(|_| !outcome.failed())
+                    .map(|page| copy_page(p.info().name.clone(), page.clone()));
+                (p.clone(), req, page, outcome, copy)
             }
         });
         let (answers, carried_alerts) = tokio::join!(
@@ -329,7 +335,7 @@ impl Federation {
         let mut cut: Option<Timestamp> = None;
         let mut next = state.clone();
         let mut copies = Vec::with_capacity(answers.len());
-        for (p, req, page, outcome) in answers {
+        for (p, req, page, outcome, copy) in answers {
             let name = p.info().name.clone();
             let failed = outcome.failed();
             outcomes.push(outcome);
@@ -338,7 +344,7 @@ impl Federation {
                 next.done.insert(name);
                 continue;
             }
-            let Some(page) = page else {
+            let (Some(page), Some(copy)) = (page, copy) else {
                 // A provider's 404: nothing there (and nothing cached).
                 pages = None;
                 next.done.insert(name);
@@ -372,7 +378,7 @@ impl Federation {
                     }
                 }
             }
-            copies.push(copy_page(name, page.clone()));
+            copies.push(copy);
         }
         for copy in copies {
             // Only a panic fails a copy: the page is refused rather than shown without the

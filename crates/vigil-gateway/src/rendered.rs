@@ -63,7 +63,7 @@ pub struct Rendered {
     /// The body up to the status block ([`list_head`]).
     pub head: Bytes,
     /// The body after the status block ([`list_tail`]).
-    pub tail: Bytes,
+    pub tail: Vec<Bytes>,
     pub etag: String,
 }
 
@@ -76,7 +76,8 @@ impl Rendered {
                 k.tenant_id.len() + k.provider.len() + std::mem::size_of::<CacheKey>() + 128
             })
             .sum();
-        let bytes = self.head.len() + self.tail.len() + keys + self.outcomes.len() * 256 + 512;
+        let tail: usize = self.tail.iter().map(Bytes::len).sum();
+        let bytes = self.head.len() + tail + keys + self.outcomes.len() * 256 + 512;
         u32::try_from(bytes).unwrap_or(u32::MAX)
     }
 }
@@ -158,24 +159,27 @@ pub fn list_head(members: &[u8]) -> Bytes {
     out.into()
 }
 
+/// What a list body's tail starts with: the `value` member follows the status block.
+pub const VALUE_MEMBER: &[u8] = b",\"value\":";
+
 /// The closing of a list body: the `value` member and `}`.
-pub fn list_tail(value: &[u8]) -> Bytes {
+pub fn list_tail(value: &[u8]) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(value.len() + 12);
-    out.extend_from_slice(b",\"value\":");
+    out.extend_from_slice(VALUE_MEMBER);
     out.extend_from_slice(value);
     out.push(b'}');
-    out.into()
+    vec![out.into()]
 }
 
 /// A list body: the (shared, cached) head and tail around this request's status block, sent
 /// as they are (no copy), with their exact length.
-pub fn list_body(head: &Bytes, outcomes: &[ProviderOutcome], tail: &Bytes) -> axum::body::Body {
+pub fn list_body(head: &Bytes, outcomes: &[ProviderOutcome], tail: &[Bytes]) -> axum::body::Body {
     let status = serde_json::to_vec(outcomes).unwrap_or_else(|_| b"[]".to_vec());
-    axum::body::Body::new(Parts::new(vec![
-        head.clone(),
-        Bytes::from(status),
-        tail.clone(),
-    ]))
+    let mut parts = Vec::with_capacity(tail.len() + 2);
+    parts.push(head.clone());
+    parts.push(Bytes::from(status));
+    parts.extend(tail.iter().cloned());
+    axum::body::Body::new(Parts::new(parts))
 }
 
 /// A body of a few byte chunks, sent in order, with an exact size hint (`Content-Length`).

@@ -44,7 +44,9 @@ use super::{Pending, RiskDirectory, directory, identity_providers};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::http::HeaderMap;
+use bytes::Bytes;
 use serde_json::Value;
+use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::Arc;
 use vigil_model::identity_merge::{level_at_least, parse_level, user_risk_value};
@@ -183,19 +185,31 @@ fn risk_value(u: &RiskyUser, pending: &Pending, include_evolvable: bool) -> Valu
     user_risk_value(&u)
 }
 
-/// [`render_alerts_with_directory`] without `$select` or a risk floor, straight to the JSON
-/// array: no `serde_json::Value` in between (the risk goes into each typed user state's
-/// `vigil_user_risk`), and a long list is written in chunks on every core at once.
+/// The alerts of a list as a JSON array after `prefix`, user risk joined in, and the digest of
+/// the array (see [`WrittenArray`]): no `serde_json::Value` in between (the risk goes into each
+/// typed user state's `vigil_user_risk`), and the blocks are written on every core at once.
 pub async fn render_alerts_json(
     st: &AppState,
     tenant: &str,
     alerts: Vec<Alert>,
     include_evolvable: bool,
     bypass: bool,
-    prefetched: Option<Arc<RiskDirectory>>,
-) -> (Vec<u8>, Result<Option<Arc<RiskDirectory>>, ()>) {
+    prefetched: Prefetched,
+    prefix: &[u8],
+) -> (
+    Result<WrittenArray, RenderError>,
+    Result<Option<Arc<RiskDirectory>>, ()>,
+) {
     let involves_users = alerts.iter().any(|a| !a.user_states.is_empty());
-    let (join, used) = risk_to_join(st, tenant, involves_users, bypass, prefetched).await;
+    let (join, used) = risk_to_join(
+        st,
+        tenant,
+        involves_users,
+        bypass,
+        prefetched.directory,
+        prefetched.pending,
+    )
+    .await;
     let joiner = join.map(|(dir, pending)| {
         Arc::new(Joiner {
             dir,
@@ -203,52 +217,88 @@ pub async fn render_alerts_json(
             include_evolvable,
         })
     });
-    (write_alert_array(alerts, joiner).await, used)
+    (write_alert_array(prefix, alerts, joiner).await, used)
 }
 
-/// Alerts per chunk below which a list is written on the request's own task.
-const MIN_CHUNK: usize = 48;
+/// What a list read while its providers were asked: the risk directory and the pending identity
+/// actions of the user-risk join (each read here when `None`).
+pub struct Prefetched {
+    pub directory: Option<Arc<RiskDirectory>>,
+    pub pending: Option<Pending>,
+}
 
-/// `[alert,alert,...]`, written in up to one chunk per core.
-async fn write_alert_array(mut alerts: Vec<Alert>, joiner: Option<Arc<Joiner>>) -> Vec<u8> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let chunks = (alerts.len() / MIN_CHUNK).clamp(1, cores);
-    let per_chunk = alerts.len().div_ceil(chunks).max(1);
-    let mut spawned = Vec::with_capacity(chunks.saturating_sub(1));
-    // Every chunk but the first on its own task; the first here, meanwhile.
-    while alerts.len() > per_chunk {
-        let tail = alerts.split_off(alerts.len() - per_chunk);
+/// Alerts per block: a block is serialized on a task of its own, and is the unit of the
+/// array's digest, so the digest (and a list's ETag) does not depend on how many cores wrote it.
+const BLOCK: usize = 16;
+
+/// A written alert array.
+pub struct WrittenArray {
+    /// The prefix, then `[alert,alert,...]`, in one part per block (sent as they are: the
+    /// array is never copied into one buffer).
+    pub parts: Vec<Bytes>,
+    /// SHA-256 over the SHA-256 of each block's bytes, in order: hashed by the tasks that wrote
+    /// the blocks, while the bytes are still in their cache.
+    pub digest: [u8; 32],
+}
+
+/// A block's task did not finish (only a panic in serialization does that): the list is not
+/// answered rather than answered without those alerts.
+#[derive(Debug, thiserror::Error)]
+#[error("a block of alerts was not serialized: {0}")]
+pub struct RenderError(String);
+
+/// `prefix[alert,alert,...]`, written in blocks of [`BLOCK`] alerts: every block but the first
+/// on its own task, the first on the caller's meanwhile.
+async fn write_alert_array(
+    prefix: &[u8],
+    alerts: Vec<Alert>,
+    joiner: Option<Arc<Joiner>>,
+) -> Result<WrittenArray, RenderError> {
+    let mut rest = alerts.into_iter();
+    let first: Vec<Alert> = rest.by_ref().take(BLOCK).collect();
+    let mut spawned = Vec::with_capacity(rest.len().div_ceil(BLOCK));
+    loop {
+        let block: Vec<Alert> = rest.by_ref().take(BLOCK).collect();
+        if block.is_empty() {
+            break;
+        }
         let joiner = joiner.clone();
         spawned.push(tokio::spawn(async move {
-            let mut chunk = Vec::with_capacity(tail.len().saturating_mul(4096));
-            write_alerts(&mut chunk, tail, joiner.as_deref());
-            chunk
+            // Room for the comma that joins it to what comes before.
+            let mut bytes = Vec::with_capacity(block.len().saturating_mul(4096) + 1);
+            bytes.push(b',');
+            write_alerts(&mut bytes, block, joiner.as_deref());
+            let digest: [u8; 32] = sha2::Sha256::digest(&bytes[1..]).into();
+            (bytes, digest)
         }));
     }
-    let mut out = Vec::with_capacity(alerts.len().saturating_mul(4096) * chunks + 2);
+    let mut out = Vec::with_capacity(prefix.len() + 1 + first.len().saturating_mul(4096));
+    out.extend_from_slice(prefix);
     out.push(b'[');
-    write_alerts(&mut out, alerts, joiner.as_deref());
-    // Spawned last-chunk-first: awaited in reverse for the list's order.
-    for task in spawned.into_iter().rev() {
-        let chunk = match task.await {
-            Ok(chunk) => chunk,
-            // A chunk's task cannot fail but by a panic in serialization; its alerts are left
-            // out, as an alert that cannot be serialized is.
-            Err(e) => {
-                tracing::error!(error = %e, "an alert chunk was not serialized");
-                continue;
-            }
-        };
-        if chunk.is_empty() {
-            continue;
+    let first_at = out.len();
+    write_alerts(&mut out, first, joiner.as_deref());
+    let mut digests = sha2::Sha256::new();
+    digests.update(sha2::Sha256::digest(&out[first_at..]));
+    let mut written_any = out.len() > first_at;
+    let mut parts = Vec::with_capacity(spawned.len() + 2);
+    parts.push(Bytes::from(out));
+    for task in spawned {
+        let (mut bytes, digest) = task.await.map_err(|e| RenderError(e.to_string()))?;
+        digests.update(digest);
+        if bytes.len() == 1 {
+            continue; // none of its alerts could be serialized
         }
-        if out.len() > 1 {
-            out.push(b',');
+        if !written_any {
+            bytes.remove(0);
         }
-        out.extend_from_slice(&chunk);
+        written_any = true;
+        parts.push(Bytes::from(bytes));
     }
-    out.push(b']');
-    out
+    parts.push(Bytes::from_static(b"]"));
+    Ok(WrittenArray {
+        parts,
+        digest: digests.finalize().into(),
+    })
 }
 
 /// The user-risk join of one list: the tenant's directory and pending actions.
@@ -340,7 +390,7 @@ async fn annotate_with(
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty())
     });
-    let (join, used) = risk_to_join(st, tenant, involves_users, bypass, prefetched).await;
+    let (join, used) = risk_to_join(st, tenant, involves_users, bypass, prefetched, None).await;
     if let Some((dir, pending)) = join {
         for v in values.iter_mut() {
             join_user_risk(v, &dir, &pending, include_evolvable);
@@ -360,6 +410,7 @@ async fn risk_to_join(
     involves_users: bool,
     bypass: bool,
     prefetched: Option<Arc<RiskDirectory>>,
+    pending: Option<Pending>,
 ) -> (
     Option<(Arc<RiskDirectory>, Pending)>,
     Result<Option<Arc<RiskDirectory>>, ()>,
@@ -374,7 +425,13 @@ async fn risk_to_join(
             None => directory(fed, tenant, bypass).await,
         }
     };
-    let (dir, pending) = tokio::join!(dir, Pending::load(fed, tenant));
+    let pending = async {
+        match pending {
+            Some(p) => Ok(p),
+            None => Pending::load(fed, tenant).await,
+        }
+    };
+    let (dir, pending) = tokio::join!(dir, pending);
     let pending = pending.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "pending actions unknown; user risk shown without them");
         Pending::default()
@@ -410,17 +467,21 @@ pub fn alert_at_least(alert: &Value, floor: RiskLevel) -> bool {
 mod tests {
     use super::*;
 
-    /// A list long enough to be written in several chunks keeps its order, and every user
+    fn bytes_of(w: &WrittenArray) -> Vec<u8> {
+        w.parts.iter().flat_map(|p| p.iter().copied()).collect()
+    }
+
+    /// A list long enough to be written in several blocks keeps its order, and every user
     /// state carries the same `vigilUserRisk` the `Value` path joins in.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn chunked_writing_keeps_order_and_joins_like_the_value_path() {
+    async fn block_writing_keeps_order_and_joins_like_the_value_path() {
         let user: RiskyUser = serde_json::from_value(serde_json::json!({
             "id": "A1B2", "userPrincipalName": "kim@contoso.com", "riskLevel": "high",
             "riskState": "atRisk", "riskDetail": "none", "isProcessing": false
         }))
         .unwrap();
         let dir = Arc::new(RiskDirectory::build(vec![user], Vec::new()));
-        let alerts: Vec<Alert> = (0..MIN_CHUNK * 5 + 7)
+        let alerts: Vec<Alert> = (0..BLOCK * 5 + 7)
             .map(|i| {
                 serde_json::from_value(serde_json::json!({
                     "id": format!("a{i}"), "title": "t", "status": "newAlert",
@@ -440,8 +501,12 @@ mod tests {
                 pending: Pending::default(),
                 include_evolvable,
             });
-            let bytes = write_alert_array(alerts.clone(), Some(joiner)).await;
-            let written: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+            let array = write_alert_array(b"\"value\":", alerts.clone(), Some(joiner))
+                .await
+                .unwrap();
+            let all = bytes_of(&array);
+            let bytes = all.strip_prefix(b"\"value\":").unwrap();
+            let written: Vec<Value> = serde_json::from_slice(bytes).unwrap();
             assert_eq!(written.len(), alerts.len());
             for (w, a) in written.iter().zip(&alerts) {
                 let mut expected = serde_json::to_value(a).unwrap();
@@ -455,10 +520,40 @@ mod tests {
             assert_eq!(written[1]["userStates"][1][USER_RISK_KEY], Value::Null);
         }
         // Without a join nothing is added, and an empty list is `[]`.
-        let plain: Vec<Value> =
-            serde_json::from_slice(&write_alert_array(alerts.clone(), None).await).unwrap();
-        assert!(plain[1]["userStates"][0].get(USER_RISK_KEY).is_none());
-        assert_eq!(write_alert_array(Vec::new(), None).await, b"[]");
+        let plain = write_alert_array(b"", alerts.clone(), None).await.unwrap();
+        let plain_values: Vec<Value> = serde_json::from_slice(&bytes_of(&plain)).unwrap();
+        assert!(
+            plain_values[1]["userStates"][0]
+                .get(USER_RISK_KEY)
+                .is_none()
+        );
+        let empty = write_alert_array(b"", Vec::new(), None).await.unwrap();
+        assert_eq!(bytes_of(&empty), b"[]");
+        // The digest is the SHA-256 of the blocks' SHA-256s: the same alerts give the same
+        // digest, a change in any block another one.
+        let sha = |b: &[u8]| -> [u8; 32] { sha2::Sha256::digest(b).into() };
+        assert_eq!(empty.digest, sha(&sha(b"")));
+        let again = write_alert_array(b"", alerts.clone(), None).await.unwrap();
+        assert_eq!(
+            (bytes_of(&again), again.digest),
+            (bytes_of(&plain), plain.digest)
+        );
+        let mut one_block = alerts[..BLOCK].to_vec();
+        let whole = write_alert_array(b"", one_block.clone(), None)
+            .await
+            .unwrap();
+        let whole_bytes = bytes_of(&whole);
+        assert_eq!(
+            whole.digest,
+            sha(&sha(&whole_bytes[1..whole_bytes.len() - 1]))
+        );
+        one_block[BLOCK - 1].title = Some("changed".into());
+        let changed = write_alert_array(b"", one_block, None).await.unwrap();
+        assert_ne!(changed.digest, whole.digest);
+        let mut late = alerts.clone();
+        late[BLOCK * 5 + 3].title = Some("changed".into());
+        let late = write_alert_array(b"", late, None).await.unwrap();
+        assert_ne!(late.digest, plain.digest);
     }
 
     #[test]

@@ -57,6 +57,7 @@ use vigil_model::identity_merge::{RiskAction, RiskSource, SourcedRiskyUser, merg
 use vigil_model::query::{Filter, OrderBy};
 use vigil_model::{RiskDetection, RiskLevel, RiskyUser, RiskyUserHistoryItem, Timestamp};
 use vigil_providers::{ListRequest, Provider, ProviderErrorKind};
+use vigil_store::OutboxEntry;
 use vigil_store::{AlertSource, OutboxState};
 
 /// `GET` risky users and their history.
@@ -381,6 +382,12 @@ impl Pending {
             .list_outbox(tenant, OutboxState::Pending, PENDING_SCAN_LIMIT)
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Self::of_rows(&rows))
+    }
+
+    /// The pending actions among the tenant's pending outbox rows (a list reads those once, for
+    /// the alerts' sync states and for this).
+    pub fn of_rows<'a>(rows: impl IntoIterator<Item = &'a OutboxEntry>) -> Self {
         let mut out = Pending::default();
         for r in rows {
             let Some(p) = actions::ActionPayload::of(&r.payload) else {
@@ -404,7 +411,7 @@ impl Pending {
                 }
             }
         }
-        Ok(out)
+        out
     }
 
     fn latest_for(&self, user: &RiskyUser) -> Option<(i64, RiskAction, Timestamp)> {

@@ -12,7 +12,9 @@ use axum::Extension;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::{Map, Value};
+use sha2::Digest;
 use std::sync::Arc;
 use vigil_model::Alert;
 use vigil_model::merge::{SourcedAlert, merge};
@@ -154,12 +156,12 @@ fn push_member(head: &mut Vec<u8>, key: &str, value: &Value) -> Result<(), ApiEr
     Ok(())
 }
 
-/// The ETag of a list: its data members (the head and `value`), not the status block.
-fn list_etag(head: &[u8], tail: &[u8]) -> String {
-    use sha2::Digest;
+/// The ETag of a list: its data members (the head, and `value` by its digest), not the status
+/// block.
+fn list_etag(head: &[u8], value_digest: &[u8; 32]) -> String {
     let mut h = sha2::Sha256::new();
     h.update(head);
-    h.update(tail);
+    h.update(value_digest);
     odata::etag_of_digest(&h.finalize())
 }
 
@@ -377,10 +379,10 @@ pub async fn list_alerts(
     let has_identity = !crate::identity::identity_providers(fed, &principal.tenant_id).is_empty();
     // Read again when a write or delivery overlapped the read (see `fetch_decorated`).
     let mut attempt = 0;
-    let (page, prefetched, alerts) = loop {
+    let (page, prefetched, pending, alerts) = loop {
         attempt += 1;
         let read_at = fed.cache.write_generation(&principal.tenant_id);
-        let (page, prefetched) = tokio::join!(
+        let (page, prefetched, open) = tokio::join!(
             fed.list_page(&principal.tenant_id, &input.query, state.clone(), bypass),
             async {
                 if has_identity {
@@ -388,7 +390,8 @@ pub async fn list_alerts(
                 } else {
                     None
                 }
-            }
+            },
+            crate::writeback::open_rows(&st, &principal.tenant_id)
         );
         let mut page = page.map_err(|e| ApiError::Internal(e.to_string()))?;
         let mut alerts = std::mem::take(&mut page.alerts);
@@ -399,10 +402,16 @@ pub async fn list_alerts(
             let skip = input.opts.skip.unwrap_or(0) as usize;
             alerts.drain(..skip.min(alerts.len()));
         }
+        let open = open?;
+        // The user-risk join shows pending identity actions: they are among these rows.
+        let pending = crate::identity::Pending::of_rows(
+            open.iter().filter(|(_, dead)| !dead).map(|(e, _)| e),
+        );
         let decorated =
-            crate::writeback::decorate(&st, &principal.tenant_id, &mut alerts, read_at).await?;
+            crate::writeback::decorate_with(&st, &principal.tenant_id, &mut alerts, read_at, open)
+                .await?;
         if decorated.coherent || attempt >= COHERENT_READ_ATTEMPTS {
-            break (page, prefetched, alerts);
+            break (page, prefetched, pending, alerts);
         }
     };
     let mut head = Vec::with_capacity(512);
@@ -429,16 +438,23 @@ pub async fn list_alerts(
         )?;
     }
     // Serialized with each user's federated risk joined in (crate::identity::join).
-    let (value, directory) = if input.opts.select.is_none() && risk_floor.is_none() {
-        crate::identity::join::render_alerts_json(
+    let (tail, value_digest, directory) = if input.opts.select.is_none() && risk_floor.is_none() {
+        let (written, directory) = crate::identity::join::render_alerts_json(
             &st,
             &principal.tenant_id,
             alerts,
             evolvable,
             bypass,
-            prefetched,
+            crate::identity::join::Prefetched {
+                directory: prefetched,
+                pending: Some(pending),
+            },
+            crate::rendered::VALUE_MEMBER,
         )
-        .await
+        .await;
+        let mut written = written.map_err(|e| ApiError::Internal(e.to_string()))?;
+        written.parts.push(Bytes::from_static(b"}"));
+        (written.parts, written.digest, directory)
     } else {
         let (values, directory) = crate::identity::join::render_alerts_with_directory(
             &st,
@@ -452,12 +468,11 @@ pub async fn list_alerts(
         )
         .await;
         let value = serde_json::to_vec(&values).map_err(|e| ApiError::Internal(e.to_string()))?;
-        (value, directory)
+        let digest: [u8; 32] = sha2::Sha256::digest(&value).into();
+        (crate::rendered::list_tail(&value), digest, directory)
     };
     let head = crate::rendered::list_head(&head);
-    let tail = crate::rendered::list_tail(&value);
-    drop(value);
-    let etag = list_etag(&head, &tail);
+    let etag = list_etag(&head, &value_digest);
     let status = status_for(&page.outcomes);
     let mut extra = HeaderMap::new();
     warning_headers(&mut extra, &page.outcomes);

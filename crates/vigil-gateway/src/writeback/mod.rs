@@ -820,7 +820,12 @@ async fn current_etag(
 }
 
 /// The sync state of each source of each alert, from the tenant's pending and dead rows.
-async fn open_rows(st: &AppState, tenant: &str) -> Result<Vec<(OutboxEntry, bool)>, ApiError> {
+/// The tenant's open changes: pending outbox rows, and dead ones (`true`).
+pub type OpenRows = Vec<(OutboxEntry, bool)>;
+
+/// The tenant's open changes, for [`decorate_with`]. They do not depend on the alerts shown, so
+/// a list reads them while its providers are asked.
+pub async fn open_rows(st: &AppState, tenant: &str) -> Result<OpenRows, ApiError> {
     let store = &st.federation.store;
     let (pending, dead) = tokio::join!(
         store.list_outbox(tenant, OutboxState::Pending, SYNC_SCAN_LIMIT),
@@ -862,13 +867,30 @@ pub async fn decorate(
             coherent: true,
         });
     }
+    let open = open_rows(st, tenant).await?;
+    decorate_with(st, tenant, alerts, read_at, open).await
+}
+
+/// [`decorate`] with the tenant's open changes already read ([`open_rows`], read after
+/// `read_at` was taken: the coherence check below covers them too).
+pub async fn decorate_with(
+    st: &AppState,
+    tenant: &str,
+    alerts: &mut [Alert],
+    read_at: u64,
+    open: OpenRows,
+) -> Result<Decorated, ApiError> {
+    if alerts.is_empty() {
+        return Ok(Decorated {
+            etags: Vec::new(),
+            coherent: true,
+        });
+    }
     let store = &st.federation.store;
     // One query for the page's histories, not one per alert (a page over many providers
     // holds up to providers × `$top` alerts).
     let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
-    let (histories, open) = tokio::join!(store.histories(tenant, &ids), open_rows(st, tenant));
-    let histories = histories.map_err(store_err)?;
-    let open = open?;
+    let histories = store.histories(tenant, &ids).await.map_err(store_err)?;
     // Checked after the store reads: a delivery moves the generation before it marks its rows,
     // so a `delivered` read here with the generation unchanged means the copies came after it.
     let coherent = st.federation.cache.write_generation(tenant) == read_at;
