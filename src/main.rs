@@ -25,27 +25,37 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `deny`, not `forbid`, for this): one call into the allocator's documented option API.
 #[allow(unsafe_code)]
 mod allocator {
-    use std::ffi::{c_int, c_long};
-
-    /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v3 `mimalloc.h`).
-    const MI_OPTION_PURGE_DELAY: c_int = 15;
+    use std::time::Duration;
 
     unsafe extern "C" {
-        fn mi_option_set(option: c_int, value: c_long);
+        fn mi_collect(force: bool);
     }
 
-    /// Returns freed memory to the system at once instead of after a delay that only runs
-    /// when the freeing thread allocates again: after a large list is rendered on every core,
-    /// idle worker threads otherwise kept what they freed, and the RSS with the cache at its
-    /// bound rose to 1.26–1.47 × the bound (0.94 with this; `bench/run`, memory) for about 5 %
-    /// more CPU on a 50-provider fan-out. `MIMALLOC_PURGE_DELAY` in the environment wins.
-    pub fn purge_freed_memory_at_once() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return;
+    /// How often freed memory whose purge delay has passed is returned to the system.
+    const PURGE_EVERY: Duration = Duration::from_millis(250);
+
+    /// Returns freed memory to the system from a background thread. mimalloc returns memory
+    /// freed to its arenas once a delay has passed (`purge_delay`, 10 ms; × 10 for arenas), but
+    /// only when some thread allocates or frees again: after a large list is rendered on every
+    /// core, idle worker threads otherwise kept what they had freed, and the RSS with the cache
+    /// at its bound rose to 1.26–1.47 × the bound (`bench/run`, memory). Arena purging is
+    /// program-wide, so one thread that asks regularly is enough; a busy gateway keeps reusing
+    /// what it freed within the delay instead of faulting it in again (purging at once, the
+    /// previous fix, cost a 50-provider list ~17 % more CPU).
+    pub fn start_background_purge() {
+        let spawned = std::thread::Builder::new()
+            .name("vigil-mem-purge".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(PURGE_EVERY);
+                    // SAFETY: mi_collect only collects the calling thread's heap and purges
+                    // expired arena ranges; it takes a plain bool (mimalloc.h).
+                    unsafe { mi_collect(false) }
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("vigil: memory purge thread not started: {e}");
         }
-        // SAFETY: mi_option_set stores an option value (thread-safe in mimalloc); the
-        // signature and the option's index match the vendored mimalloc.h.
-        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
     }
 }
 
@@ -189,7 +199,7 @@ fn init_tracing() {
 }
 
 fn main() -> ExitCode {
-    allocator::purge_freed_memory_at_once();
+    allocator::start_background_purge();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -156,6 +156,14 @@ fn push_member(head: &mut Vec<u8>, key: &str, value: &Value) -> Result<(), ApiEr
     Ok(())
 }
 
+fn joined(parts: &[Bytes]) -> Bytes {
+    let mut out = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out.into()
+}
+
 /// The ETag of a list: its data members (the head, and `value` by its digest), not the status
 /// block.
 fn list_etag(head: &[u8], value_digest: &[u8; 32]) -> String {
@@ -454,7 +462,14 @@ pub async fn list_alerts(
         .await;
         let mut written = written.map_err(|e| ApiError::Internal(e.to_string()))?;
         written.parts.push(Bytes::from_static(b"}"));
-        (written.parts, written.digest, directory)
+        // An answer that may be kept ([`crate::rendered`]) is joined into one buffer of its
+        // exact size: the cache weighs what it holds, and one chunk is cheaper to send again.
+        let tail = if rendered_key.is_some() {
+            vec![joined(&written.parts)]
+        } else {
+            written.parts
+        };
+        (tail, written.digest, directory)
     } else {
         let (values, directory) = crate::identity::join::render_alerts_with_directory(
             &st,
