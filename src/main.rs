@@ -25,36 +25,57 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `deny`, not `forbid`, for this): one call into the allocator's documented option API.
 #[allow(unsafe_code)]
 mod allocator {
-    use std::time::Duration;
+    use std::ffi::{c_int, c_long};
+    use std::time::{Duration, Instant};
+
+    /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v3 `mimalloc.h`).
+    const MI_OPTION_PURGE_DELAY: c_int = 15;
 
     unsafe extern "C" {
+        fn mi_option_set(option: c_int, value: c_long);
         fn mi_collect(force: bool);
     }
 
-    /// How often freed memory whose purge delay has passed is returned to the system.
-    const PURGE_EVERY: Duration = Duration::from_millis(250);
+    /// Returns memory freed to mimalloc's arenas to the system at once instead of after a
+    /// delay that only runs when some thread allocates again: after a large list is rendered
+    /// on every core, the RSS with the cache at its bound otherwise rose to 1.15–1.47 × the
+    /// bound (`bench/run`, memory; 0.94 with this). It costs CPU: a 50-provider list faults
+    /// in again what the previous one freed (`MIMALLOC_PURGE_DELAY=10` in the environment
+    /// wins, and measured 74–81 ms of gateway CPU per 50-provider list instead of ~95).
+    pub fn purge_freed_memory_at_once() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: mi_option_set stores an option value (thread-safe in mimalloc); the
+        // signature and the option's index match the vendored mimalloc.h.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+    }
 
-    /// Returns freed memory to the system from a background thread. mimalloc returns memory
-    /// freed to its arenas once a delay has passed (`purge_delay`, 10 ms; × 10 for arenas), but
-    /// only when some thread allocates or frees again: after a large list is rendered on every
-    /// core, idle worker threads otherwise kept what they had freed, and the RSS with the cache
-    /// at its bound rose to 1.26–1.47 × the bound (`bench/run`, memory). Arena purging is
-    /// program-wide, so one thread that asks regularly is enough; a busy gateway keeps reusing
-    /// what it freed within the delay instead of faulting it in again (purging at once, the
-    /// previous fix, cost a 50-provider list ~17 % more CPU).
-    pub fn start_background_purge() {
-        let spawned = std::thread::Builder::new()
-            .name("vigil-mem-purge".into())
-            .spawn(|| {
-                loop {
-                    std::thread::sleep(PURGE_EVERY);
-                    // SAFETY: mi_collect only collects the calling thread's heap and purges
-                    // expired arena ranges; it takes a plain bool (mimalloc.h).
-                    unsafe { mi_collect(false) }
-                }
-            });
-        if let Err(e) = spawned {
-            eprintln!("vigil: memory purge thread not started: {e}");
+    /// How often a worker thread that runs out of work hands its empty pages back.
+    const COLLECT_EVERY: Duration = Duration::from_millis(100);
+
+    thread_local! {
+        static LAST_COLLECT: std::cell::Cell<Option<Instant>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    /// Called when a runtime worker parks: pages it emptied stay in its own heap until it
+    /// allocates again, which an idle worker does not do; collected here (at most every
+    /// [`COLLECT_EVERY`] per thread, so a busy worker that parks briefly pays nothing), they
+    /// go back to the arenas and from there to the system.
+    pub fn collect_when_idle() {
+        let now = Instant::now();
+        let due = LAST_COLLECT.with(|last| match last.get() {
+            Some(t) if now.duration_since(t) < COLLECT_EVERY => false,
+            _ => {
+                last.set(Some(now));
+                true
+            }
+        });
+        if due {
+            // SAFETY: mi_collect collects the calling thread's heap and purges arena ranges
+            // that are due; it takes a plain bool (mimalloc.h).
+            unsafe { mi_collect(false) }
         }
     }
 }
@@ -199,10 +220,11 @@ fn init_tracing() {
 }
 
 fn main() -> ExitCode {
-    allocator::start_background_purge();
+    allocator::purge_freed_memory_at_once();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(allocator::collect_when_idle)
         .build()
     {
         Ok(rt) => rt,
