@@ -37,6 +37,7 @@
 //!   `unknownFutureValue` unless the caller sends `Prefer: include-unknown-enum-members`.
 
 use crate::core::{Core, ProviderData, TokenRejection, strip_mock_keys};
+use crate::kept::KeptAnswers;
 use crate::wire::{self, GRAPH_JSON, client_request_id, graph_error};
 use axum::Router;
 use axum::body::Bytes;
@@ -66,16 +67,10 @@ struct GraphState {
     /// costs its page, not every alert's conversion (the benchmarks run many mocks on the
     /// gateway's cores). Cleared by every alert change.
     alert_values: Mutex<HashMap<String, Arc<Vec<Value>>>>,
-    /// Alert list answers by request (tenant, base URL, version, path, query), kept and cleared
-    /// like `alert_values`: the same list asked again costs no filter, sort or serialization.
-    alert_pages: Mutex<HashMap<String, Bytes>>,
-    /// Bumped by every alert change (under the data lock): a list computed from older alerts is
-    /// not kept.
-    alert_generation: std::sync::atomic::AtomicU64,
+    /// Alert list answers by request (tenant, base URL, version, path, query), dropped by every
+    /// alert change like `alert_values`.
+    alert_pages: KeptAnswers,
 }
-
-/// Alert list answers kept at most; more distinct queries start the memo over.
-const MAX_KEPT_PAGES: usize = 512;
 
 type St = Arc<GraphState>;
 
@@ -85,9 +80,7 @@ impl GraphState {
     fn alert_values_of(&self, tenant: &str) -> (u64, Arc<Vec<Value>>) {
         // Data first, then the memo: the order an alert change takes them in.
         let data = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = self
-            .alert_generation
-            .load(std::sync::atomic::Ordering::Acquire);
+        let generation = self.alert_pages.generation();
         let mut memo = self.alert_values.lock().unwrap_or_else(|e| e.into_inner());
         let values = memo
             .entry(tenant.to_string())
@@ -99,41 +92,11 @@ impl GraphState {
     /// Forgets every derived view of the alerts; called with the data lock held, before the
     /// alerts change.
     fn alerts_changing(&self) {
-        self.alert_generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.alert_pages.changing();
         self.alert_values
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.alert_pages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-
-    fn kept_page(&self, key: &str) -> Option<Bytes> {
-        self.alert_pages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
-    }
-
-    /// Keeps a list answer computed from the alerts of `generation`, unless they changed since.
-    fn keep_page(&self, generation: u64, key: String, body: Bytes) {
-        let mut pages = self.alert_pages.lock().unwrap_or_else(|e| e.into_inner());
-        // Checked under the pages lock: a change bumps the generation before it clears them.
-        if self
-            .alert_generation
-            .load(std::sync::atomic::Ordering::Acquire)
-            != generation
-        {
-            return;
-        }
-        if pages.len() >= MAX_KEPT_PAGES {
-            pages.clear();
-        }
-        pages.insert(key, body);
     }
 }
 
@@ -143,8 +106,7 @@ pub fn router(core: Arc<Core>, data: ProviderData) -> Router {
         core,
         data: Mutex::new(data),
         alert_values: Mutex::default(),
-        alert_pages: Mutex::default(),
-        alert_generation: std::sync::atomic::AtomicU64::new(0),
+        alert_pages: KeptAnswers::default(),
     });
     let api = Router::new()
         .route("/security/alerts", get(list_alerts))
@@ -709,14 +671,14 @@ async fn list_alerts(
         call.path,
         call.raw_query.as_deref().unwrap_or("")
     );
-    if let Some(body) = st.kept_page(&key) {
+    if let Some(body) = st.alert_pages.get(&key) {
         return graph_json_bytes(&call, StatusCode::OK, body);
     }
     let (generation, items) = st.alert_values_of(&call.tenant);
     match collection_body(&call, &ALERT, "security/alerts", &items) {
         Ok(body) => {
             let body = Bytes::from(body);
-            st.keep_page(generation, key, body.clone());
+            st.alert_pages.keep(generation, key, body.clone());
             graph_json_bytes(&call, StatusCode::OK, body)
         }
         Err(resp) => *resp,

@@ -12,6 +12,7 @@ pub mod core;
 pub mod falcon;
 pub mod faults;
 pub mod graph;
+pub mod kept;
 pub mod ocsf;
 mod rng;
 pub mod scenario;

@@ -98,7 +98,12 @@ pub fn ocsf_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// `status` + compact JSON + `Content-Type: application/json`.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+    json_body(status, body.to_string().into())
+}
+
+/// `status` + a JSON body already written + `Content-Type: application/json`.
+pub fn json_body(status: StatusCode, body: axum::body::Bytes) -> Response {
+    let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

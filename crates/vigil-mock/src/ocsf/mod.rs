@@ -38,7 +38,8 @@ pub mod render;
 mod tests;
 
 use crate::core::{Core, ProviderData};
-use crate::wire::{json_response, ocsf_error};
+use crate::kept::KeptAnswers;
+use crate::wire::{json_body, json_response, ocsf_error};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequestParts, OriginalUri, Path, Query, State};
 use axum::http::request::Parts;
@@ -90,48 +91,8 @@ pub struct OcsfState {
     core: Arc<Core>,
     key: CursorKey,
     tenants: Mutex<HashMap<String, TenantStore>>,
-    /// Findings list answers by tenant and query: the same list asked again costs no filter
-    /// or serialization (many mocks share the gateway's cores in the benchmarks). Cleared by
-    /// every change.
-    finding_pages: Mutex<HashMap<String, axum::body::Bytes>>,
-    /// Bumped (under the tenants lock) by every change: an answer computed before is not kept.
-    generation: std::sync::atomic::AtomicU64,
-}
-
-/// Findings list answers kept at most; more distinct queries start the memo over.
-const MAX_KEPT_PAGES: usize = 512;
-
-impl OcsfState {
-    /// Called with the tenants lock held, before a record changes.
-    fn changing(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        self.finding_pages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-
-    fn kept_page(&self, key: &str) -> Option<axum::body::Bytes> {
-        self.finding_pages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
-    }
-
-    /// Keeps an answer computed at `generation`, unless a change came since.
-    fn keep_page(&self, generation: u64, key: String, body: axum::body::Bytes) {
-        let mut pages = self.finding_pages.lock().unwrap_or_else(|e| e.into_inner());
-        // Checked under the pages lock: a change bumps the generation before it clears them.
-        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
-            return;
-        }
-        if pages.len() >= MAX_KEPT_PAGES {
-            pages.clear();
-        }
-        pages.insert(key, body);
-    }
+    /// Findings list answers by tenant and query, dropped by every change.
+    finding_pages: KeptAnswers,
 }
 
 fn time_of(doc: &Value) -> i64 {
@@ -190,8 +151,7 @@ pub fn router(core: Arc<Core>, data: ProviderData) -> Router {
         core,
         key: CursorKey::random(),
         tenants: Mutex::new(tenants),
-        finding_pages: Mutex::default(),
-        generation: std::sync::atomic::AtomicU64::new(0),
+        finding_pages: KeptAnswers::default(),
     });
     Router::new()
         .route("/api/v1/findings", get(list_findings))
@@ -389,8 +349,8 @@ async fn list_findings(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, OcsfError> {
     let key = format!("{tenant}\n{}", raw.as_deref().unwrap_or(""));
-    if let Some(body) = st.kept_page(&key) {
-        return Ok(json_bytes(body));
+    if let Some(body) = st.finding_pages.get(&key) {
+        return Ok(json_body(StatusCode::OK, body));
     }
     let p = params(
         q,
@@ -429,7 +389,7 @@ async fn list_findings(
     let id_of = |doc: &Value, key: &str| doc.get(key).and_then(Value::as_i64);
     let (generation, items, next) = {
         let tenants = lock(&st);
-        let generation = st.generation.load(std::sync::atomic::Ordering::Acquire);
+        let generation = st.finding_pages.generation();
         let store = tenants
             .get(&tenant)
             .ok_or_else(|| OcsfError::not_found("tenant"))?;
@@ -450,17 +410,8 @@ async fn list_findings(
         (generation, items, next)
     };
     let body = axum::body::Bytes::from(json!({"findings": items, "next_cursor": next}).to_string());
-    st.keep_page(generation, key, body.clone());
-    Ok(json_bytes(body))
-}
-
-fn json_bytes(body: axum::body::Bytes) -> Response {
-    let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    st.finding_pages.keep(generation, key, body.clone());
+    Ok(json_body(StatusCode::OK, body))
 }
 
 async fn list_users(
@@ -692,7 +643,7 @@ async fn patch_finding(
     let patch = parse_patch(&body)?;
     let doc = {
         let mut tenants = lock(&st);
-        st.changing();
+        st.finding_pages.changing();
         let record = tenants
             .get_mut(&tenant)
             .and_then(|s| s.findings.iter_mut().find(|r| r.uid == uid))
@@ -760,7 +711,7 @@ async fn risk_action(
     let (level_id, level, score, state, detail) = effect;
     let doc = {
         let mut tenants = lock(&st);
-        st.changing();
+        st.finding_pages.changing();
         let record = tenants
             .get_mut(&tenant)
             .and_then(|s| s.users.iter_mut().find(|r| r.uid == uid))
