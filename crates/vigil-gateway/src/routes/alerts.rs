@@ -415,9 +415,14 @@ pub async fn list_alerts(
         let pending = crate::identity::Pending::of_rows(
             open.iter().filter(|(_, dead)| !dead).map(|(e, _)| e),
         );
-        let decorated =
-            crate::writeback::decorate_with(&st, &principal.tenant_id, &mut alerts, read_at, open)
-                .await?;
+        let decorated = crate::writeback::decorate_with(
+            &st,
+            &principal.tenant_id,
+            &mut alerts,
+            read_at,
+            std::future::ready(Ok(open)),
+        )
+        .await?;
         if decorated.coherent || attempt >= COHERENT_READ_ATTEMPTS {
             break (page, prefetched, pending, alerts);
         }

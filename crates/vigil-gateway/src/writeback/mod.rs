@@ -861,24 +861,18 @@ pub async fn decorate(
     alerts: &mut [Alert],
     read_at: u64,
 ) -> Result<Decorated, ApiError> {
-    if alerts.is_empty() {
-        return Ok(Decorated {
-            etags: Vec::new(),
-            coherent: true,
-        });
-    }
-    let open = open_rows(st, tenant).await?;
-    decorate_with(st, tenant, alerts, read_at, open).await
+    decorate_with(st, tenant, alerts, read_at, open_rows(st, tenant)).await
 }
 
-/// [`decorate`] with the tenant's open changes already read ([`open_rows`], read after
-/// `read_at` was taken: the coherence check below covers them too).
+/// [`decorate`] with the tenant's open changes from `open` ([`open_rows`], read after
+/// `read_at` was taken: the coherence check below covers them too), e.g. rows a list read
+/// already, while its providers were asked.
 pub async fn decorate_with(
     st: &AppState,
     tenant: &str,
     alerts: &mut [Alert],
     read_at: u64,
-    open: OpenRows,
+    open: impl std::future::Future<Output = Result<OpenRows, ApiError>>,
 ) -> Result<Decorated, ApiError> {
     if alerts.is_empty() {
         return Ok(Decorated {
@@ -890,7 +884,9 @@ pub async fn decorate_with(
     // One query for the page's histories, not one per alert (a page over many providers
     // holds up to providers × `$top` alerts).
     let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
-    let histories = store.histories(tenant, &ids).await.map_err(store_err)?;
+    let (histories, open) = tokio::join!(store.histories(tenant, &ids), open);
+    let histories = histories.map_err(store_err)?;
+    let open = open?;
     // Checked after the store reads: a delivery moves the generation before it marks its rows,
     // so a `delivered` read here with the generation unchanged means the copies came after it.
     let coherent = st.federation.cache.write_generation(tenant) == read_at;
