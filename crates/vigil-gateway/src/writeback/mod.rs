@@ -843,12 +843,23 @@ pub async fn open_rows(st: &AppState, tenant: &str) -> Result<OpenRows, ApiError
 /// What [`decorate`] made of the alerts.
 #[derive(Debug)]
 pub struct Decorated {
-    /// Each alert's ETag.
-    pub etags: Vec<String>,
+    /// Each alert's number of recorded changes, which its ETag is computed from when asked
+    /// ([`Decorated::etag`]): a list shows no ETags, and a wide one holds a thousand alerts.
+    changes: Vec<usize>,
     /// False when a write or delivery happened since the copies were read (the tenant's write
     /// generation moved): the sync states may then be newer than the copies (`delivered` next
     /// to the value before it), so the caller should read again, and drift was not looked for.
     pub coherent: bool,
+}
+
+impl Decorated {
+    /// The ETag of the `i`-th decorated alert ([`alert_etag`] reads none of the properties the
+    /// decoration adds); `None` past the end.
+    pub fn etag(&self, alerts: &[Alert], i: usize) -> Option<String> {
+        let a = alerts.get(i)?;
+        let changes = self.changes.get(i).copied()?;
+        Some(alert_etag(a, changes))
+    }
 }
 
 /// Adds Vigil's view to alerts about to be shown: `historyStates` from the store (after the
@@ -876,7 +887,7 @@ pub async fn decorate_with(
 ) -> Result<Decorated, ApiError> {
     if alerts.is_empty() {
         return Ok(Decorated {
-            etags: Vec::new(),
+            changes: Vec::new(),
             coherent: true,
         });
     }
@@ -890,12 +901,11 @@ pub async fn decorate_with(
     // Checked after the store reads: a delivery moves the generation before it marks its rows,
     // so a `delivered` read here with the generation unchanged means the copies came after it.
     let coherent = st.federation.cache.write_generation(tenant) == read_at;
-    let mut etags = Vec::with_capacity(alerts.len());
+    let mut changes = Vec::with_capacity(alerts.len());
     for a in alerts.iter_mut() {
         let h = histories.get(&a.id).cloned().unwrap_or_default();
-        let changes = h.len();
-        etags.push(alert_etag(a, changes));
-        if changes == 0 {
+        changes.push(h.len());
+        if h.is_empty() {
             continue;
         }
         let expected = drift::expected_status(&h);
@@ -985,7 +995,7 @@ pub async fn decorate_with(
             tracing::warn!(unified_id = %unified, error = %e, "drift policy could not be applied");
         }
     }
-    Ok(Decorated { etags, coherent })
+    Ok(Decorated { changes, coherent })
 }
 
 /// The source's state for the alert's latest change: its newest open row (pending or dead),

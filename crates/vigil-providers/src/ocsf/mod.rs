@@ -319,7 +319,7 @@ impl OcsfProvider {
         let findings = page
             .findings
             .into_iter()
-            .filter_map(|raw| self.finding_of(&raw))
+            .filter_map(|raw| self.finding_of(raw))
             .collect();
         Ok((findings, page.next_cursor.filter(|c| !c.is_empty())))
     }
@@ -526,7 +526,7 @@ impl Provider for OcsfProvider {
         let result = self
             .get(&["findings"], &[("limit", "1".to_owned())])
             .await
-            .and_then(|resp| resp.json::<FindingsPage>(&self.http));
+            .and_then(|resp| resp.json::<FindingsPage>(&self.http).map(|_| ()));
         Health {
             healthy: result.is_ok(),
             latency: started.elapsed(),

@@ -198,9 +198,11 @@ fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
 /// `{"findings":[…],"next_cursor":…}`. Findings stay raw JSON so that one unreadable record can
 /// be reported without losing the page (raw text, not a `Value` tree: each record is parsed
 /// once, straight into a [`Finding`]).
+/// The records borrow the response body (no copy of each one).
 #[derive(Debug, Deserialize)]
-pub struct FindingsPage {
-    pub findings: Vec<Box<serde_json::value::RawValue>>,
+pub struct FindingsPage<'a> {
+    #[serde(borrow)]
+    pub findings: Vec<&'a serde_json::value::RawValue>,
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
