@@ -27,6 +27,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[allow(unsafe_code)]
 mod allocator {
     use std::ffi::{c_int, c_long};
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
     /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v3 `mimalloc.h`).
@@ -56,16 +57,34 @@ mod allocator {
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
     }
 
+    /// Worker parks so far: under load workers park hundreds of times a second; a tick of
+    /// [`purge_periodically`] that saw at most [`IDLE_PARKS`] of them found the gateway idle.
+    static PARKS: AtomicU64 = AtomicU64::new(0);
+
+    /// Parks in one tick that still count as idle (the tick's own wake-up and the outbox poll
+    /// park a worker a few times).
+    const IDLE_PARKS: u64 = 8;
+
     /// mimalloc runs a due purge only when some thread allocates, frees or collects: an idle
     /// gateway would keep what its last requests freed. This task collects on whichever worker
-    /// runs it, which also purges every arena range whose delay has passed.
+    /// runs it, which also purges every arena range whose delay has passed; and once a tick
+    /// finds the gateway idle, it purges everything free at once (one forced collect per idle
+    /// spell), so an idle gateway's RSS is what it holds, not what it held.
     pub async fn purge_periodically() {
         let mut tick = tokio::time::interval(Duration::from_millis(PURGE_DELAY_MS.unsigned_abs()));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut parks = PARKS.load(Ordering::Relaxed);
+        let mut purged_since_busy = false;
         loop {
             tick.tick().await;
-            // SAFETY: as in `collect_when_idle`.
-            unsafe { mi_collect(false) }
+            let now = PARKS.load(Ordering::Relaxed);
+            let idle = now.saturating_sub(parks) <= IDLE_PARKS;
+            parks = now;
+            let force = idle && !purged_since_busy;
+            purged_since_busy = idle;
+            // SAFETY: as in `collect_when_idle`; `force` also purges free memory whose delay
+            // has not passed yet.
+            unsafe { mi_collect(force) }
         }
     }
 
@@ -82,6 +101,7 @@ mod allocator {
     /// [`COLLECT_EVERY`] per thread, so a busy worker that parks briefly pays nothing), they
     /// go back to the arenas and from there to the system.
     pub fn collect_when_idle() {
+        PARKS.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         let due = LAST_COLLECT.with(|last| match last.get() {
             Some(t) if now.duration_since(t) < COLLECT_EVERY => false,
