@@ -38,9 +38,10 @@ mod allocator {
     /// Longer than the gap between a steady client's lists, so the next list reuses the pages
     /// the last one freed instead of faulting in fresh ones (with 0, a 50-provider list spent
     /// ~18% of its CPU in page faults and `madvise`); short enough that an idle gateway gives
-    /// its memory back within a second ([`purge_periodically`]). Side by side (`bench/run`
-    /// harness): 50-provider list CPU 117 -> 96 ms, cache-fill CPU -25%, RSS at the cache bound
-    /// 1.02 x the bound (0.995 with 0). `MIMALLOC_PURGE_DELAY` in the environment wins.
+    /// its arena memory back within a second ([`purge_periodically`]). Side by side with 0
+    /// (README, Benchmarks): 50-provider list CPU -15..20%, cache-fill CPU -15..25%, RSS at the
+    /// cache bound 0.99-1.13 x the bound instead of 0.95-0.99. `MIMALLOC_PURGE_DELAY` in the
+    /// environment wins.
     const PURGE_DELAY_MS: c_long = 500;
 
     unsafe extern "C" {
@@ -48,6 +49,7 @@ mod allocator {
         fn mi_collect(force: bool);
     }
 
+    /// Sets [`PURGE_DELAY_MS`] unless the environment sets mimalloc's purge delay itself.
     pub fn set_purge_delay() {
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
             return;
@@ -68,8 +70,9 @@ mod allocator {
     /// mimalloc runs a due purge only when some thread allocates, frees or collects: an idle
     /// gateway would keep what its last requests freed. This task collects on whichever worker
     /// runs it, which also purges every arena range whose delay has passed; and once a tick
-    /// finds the gateway idle, it purges everything free at once (one forced collect per idle
-    /// spell), so an idle gateway's RSS is what it holds, not what it held.
+    /// finds the gateway idle, it purges all free arena memory at once (one forced collect per
+    /// idle spell). Pages other workers still hold go back when they park
+    /// ([`collect_when_idle`]).
     pub async fn purge_periodically() {
         let mut tick = tokio::time::interval(Duration::from_millis(PURGE_DELAY_MS.unsigned_abs()));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -712,9 +712,7 @@ pub async fn fetch_decorated(
             crate::writeback::decorate(st, tenant_id, std::slice::from_mut(&mut alert), read_at)
                 .await?;
         if decorated.coherent || attempt >= COHERENT_READ_ATTEMPTS {
-            let etag = decorated
-                .etag(std::slice::from_ref(&alert), 0)
-                .unwrap_or_default();
+            let etag = decorated.etag(0, &alert).unwrap_or_default();
             return Ok((Some((alert, etag)), outcomes));
         }
     }

@@ -853,12 +853,11 @@ pub struct Decorated {
 }
 
 impl Decorated {
-    /// The ETag of the `i`-th decorated alert ([`alert_etag`] reads none of the properties the
-    /// decoration adds); `None` past the end.
-    pub fn etag(&self, alerts: &[Alert], i: usize) -> Option<String> {
-        let a = alerts.get(i)?;
+    /// The ETag of `alert`, the `i`-th of the decorated alerts ([`alert_etag`] reads none of
+    /// the properties the decoration adds); `None` past the end.
+    pub fn etag(&self, i: usize, alert: &Alert) -> Option<String> {
         let changes = self.changes.get(i).copied()?;
-        Some(alert_etag(a, changes))
+        Some(alert_etag(alert, changes))
     }
 }
 

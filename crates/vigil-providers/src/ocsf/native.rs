@@ -196,9 +196,8 @@ fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
 }
 
 /// `{"findings":[…],"next_cursor":…}`. Findings stay raw JSON so that one unreadable record can
-/// be reported without losing the page (raw text, not a `Value` tree: each record is parsed
-/// once, straight into a [`Finding`]).
-/// The records borrow the response body (no copy of each one).
+/// be reported without losing the page (raw text borrowed from the response body, not a
+/// `Value` tree or a copy: each record is parsed once, straight into a [`Finding`]).
 #[derive(Debug, Deserialize)]
 pub struct FindingsPage<'a> {
     #[serde(borrow)]
