@@ -93,6 +93,11 @@ pub struct AuthConfig {
     pub jwks_cache_ttl_secs: u64,
     /// `jwks`: timeout of one key-set fetch.
     pub jwks_fetch_timeout_ms: u64,
+    /// How long a token that verified is remembered (never past its `exp`); 0: every request
+    /// verifies its token (auth::verified).
+    pub verified_token_cache_secs: u64,
+    /// At most this many remembered tokens.
+    pub verified_token_cache_entries: u64,
 }
 
 /// Abuse limits. A rate of 0 turns that limit off.
@@ -422,6 +427,12 @@ impl Config {
             other => p.push(format!(
                 "auth.mode: '{other}' is not supported (supported: jwks, hs256)"
             )),
+        }
+        if a.verified_token_cache_secs > 300 {
+            p.push("auth.verified_token_cache_secs: at most 300 (a verified token is re-checked at least every 5 minutes)".into());
+        }
+        if a.verified_token_cache_secs > 0 && a.verified_token_cache_entries == 0 {
+            p.push("auth.verified_token_cache_entries: must be at least 1 (or set verified_token_cache_secs = 0)".into());
         }
         if a.leeway_secs > 300 {
             p.push("auth.leeway_secs: at most 300 (a small clock skew, not a grace period)".into());

@@ -4,7 +4,7 @@
 //! `vigil token` mints tokens with it. Only `HS256` is accepted: an RS256/ES256 token, or one
 //! saying `alg: none`, is refused before any key is used.
 
-use super::{Claims, Principal, TokenVerifier, rejection};
+use super::{Claims, TokenVerifier, Verified, rejection};
 use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
@@ -39,10 +39,10 @@ impl Hs256Verifier {
 
 #[async_trait::async_trait]
 impl TokenVerifier for Hs256Verifier {
-    async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    async fn verify_token(&self, token: &str) -> Result<Verified, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| rejection(&e))?;
-        data.claims.into_principal()
+        data.claims.into_verified()
     }
 }
 

@@ -26,7 +26,7 @@
 //! - `exp` and `nbf` are checked with a small leeway (`auth.leeway_secs`, at most 5 minutes,
 //!   like Entra's own clock skew allowance).
 
-use super::{Claims, INVALID_TOKEN, Principal, TokenVerifier, rejection};
+use super::{Claims, INVALID_TOKEN, TokenVerifier, Verified, rejection};
 use crate::error::ApiError;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -77,6 +77,8 @@ pub struct JwksVerifier {
     keys: moka::future::Cache<String, Arc<VerifyingKey>>,
     refresh: tokio::sync::Mutex<RefreshState>,
     fetches: AtomicU64,
+    /// Bumped by every key-set refresh that succeeds ([`TokenVerifier::key_generation`]).
+    key_generation: AtomicU64,
 }
 
 /// Why a key set could not be fetched (logged, never shown to callers).
@@ -108,6 +110,7 @@ impl JwksVerifier {
             keys,
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             fetches: AtomicU64::new(0),
+            key_generation: AtomicU64::new(0),
         })
     }
 
@@ -142,6 +145,9 @@ impl JwksVerifier {
                 for gone in state.kids.difference(&kids) {
                     self.keys.invalidate(gone).await;
                 }
+                // A key may have been dropped or replaced: tokens remembered as verified
+                // (auth::VerifiedTokens) are verified again against the new set.
+                self.key_generation.fetch_add(1, Ordering::AcqRel);
                 tracing::info!(keys = kids.len(), "signing keys refreshed");
                 state.kids = kids;
             }
@@ -227,7 +233,7 @@ fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
 
 #[async_trait::async_trait]
 impl TokenVerifier for JwksVerifier {
-    async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    async fn verify_token(&self, token: &str) -> Result<Verified, ApiError> {
         let invalid = |reason: &'static str| {
             tracing::debug!(reason, "token rejected");
             ApiError::Unauthorized(INVALID_TOKEN.into())
@@ -271,7 +277,11 @@ impl TokenVerifier for JwksVerifier {
         if !issuer_ok {
             return Err(invalid("issuer"));
         }
-        claims.into_principal()
+        claims.into_verified()
+    }
+
+    fn key_generation(&self) -> u64 {
+        self.key_generation.load(Ordering::Acquire)
     }
 }
 

@@ -27,9 +27,11 @@
 
 pub mod hs256;
 pub mod jwks;
+pub mod verified;
 
 pub use hs256::{DEMO_AUDIENCE, DEMO_ISSUER, Hs256Verifier, mint_hs256};
 pub use jwks::{JwksSettings, JwksVerifier};
+pub use verified::VerifiedTokens;
 
 use crate::error::ApiError;
 use axum::extract::{FromRequestParts, Request, State};
@@ -220,15 +222,61 @@ pub(crate) fn rejection(e: &jsonwebtoken::errors::Error) -> ApiError {
 /// Turns a bearer token into a principal. Errors must not say why a signature failed.
 #[async_trait::async_trait]
 pub trait TokenVerifier: Send + Sync + 'static {
-    async fn verify(&self, token: &str) -> Result<Principal, ApiError>;
+    /// The principal of a valid token and when the token expires.
+    async fn verify_token(&self, token: &str) -> Result<Verified, ApiError>;
+
+    async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        Ok(self.verify_token(token).await?.principal)
+    }
+
+    /// Changes whenever a token verified before might no longer verify for a reason other
+    /// than its own expiry (a key set refresh may have dropped its signing key): what
+    /// [`VerifiedTokens`] remembers under another generation is verified again.
+    fn key_generation(&self) -> u64 {
+        0
+    }
+}
+
+/// A token that verified.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub principal: Principal,
+    /// The token's `exp` (seconds since the Unix epoch).
+    pub expires_at: i64,
+}
+
+impl Claims {
+    /// The principal, with the token's expiry.
+    pub fn into_verified(self) -> Result<Verified, ApiError> {
+        let expires_at = self.exp;
+        Ok(Verified {
+            principal: self.into_principal()?,
+            expires_at,
+        })
+    }
 }
 
 /// Shared handle to the configured verifier.
 pub type Verifier = Arc<dyn TokenVerifier>;
 
+/// The configured verifier, remembering the tokens that verified unless
+/// `auth.verified_token_cache_secs` is 0 ([`verified`]).
+pub fn verifier_from_config(cfg: &crate::config::Config) -> Result<Verifier, crate::StartError> {
+    let a = &cfg.auth;
+    let verifier = token_verifier(cfg)?;
+    if a.verified_token_cache_secs == 0 {
+        return Ok(verifier);
+    }
+    Ok(Arc::new(VerifiedTokens::new(
+        verifier,
+        std::time::Duration::from_secs(a.verified_token_cache_secs),
+        a.verified_token_cache_entries,
+    )))
+}
+
 /// The verifier `auth.mode` asks for. HS256 only when configured so; with real providers it
 /// is logged as a warning (its key lives in the data directory, fine for a demo only).
-pub fn verifier_from_config(cfg: &crate::config::Config) -> Result<Verifier, crate::StartError> {
+fn token_verifier(cfg: &crate::config::Config) -> Result<Verifier, crate::StartError> {
     let a = &cfg.auth;
     match a.mode.as_str() {
         "hs256" => {

@@ -534,7 +534,13 @@ async fn unknown_kids_refresh_once_and_a_flood_cannot_hammer_the_key_endpoint() 
     }
     assert_eq!(jwks.hits(), 3);
 
-    // A key removed from the set stops working at the next refresh.
+    // A key removed from the set stops working at the next refresh, also for a token the
+    // gateway remembers as verified (auth::verified): the refresh forgets them.
+    let remembered = sign(&rsa, &claims(CONTOSO));
+    for _ in 0..3 {
+        let (s, _, body) = graph_status(gw.get(ALERTS, Some(&remembered)).await).await;
+        assert_eq!(s, 200, "{body}");
+    }
     jwks.keys.lock().unwrap().retain(|k| k["kid"] != "rsa-1");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (s, _, _) = graph_status(gw.get(ALERTS, Some(&bogus[0])).await).await;
@@ -542,6 +548,8 @@ async fn unknown_kids_refresh_once_and_a_flood_cannot_hammer_the_key_endpoint() 
     assert_eq!(jwks.hits(), 4);
     let (s, _, _) = graph_status(gw.get(ALERTS, Some(&sign(&rsa, &claims(CONTOSO)))).await).await;
     assert_eq!(s, 401, "a revoked key still verifies");
+    let (s, _, _) = graph_status(gw.get(ALERTS, Some(&remembered)).await).await;
+    assert_eq!(s, 401, "a remembered token of a revoked key still verifies");
 }
 
 #[tokio::test]
@@ -583,6 +591,10 @@ async fn jwks_config_mistakes_are_explained() {
     assert!(e.contains("auth.mode"), "{e}");
     let e = problems(json!({ "leeway_secs": 3600 }));
     assert!(e.contains("auth.leeway_secs"), "{e}");
+    let e = problems(json!({ "verified_token_cache_secs": 3600 }));
+    assert!(e.contains("auth.verified_token_cache_secs"), "{e}");
+    let e = problems(json!({ "verified_token_cache_entries": 0 }));
+    assert!(e.contains("auth.verified_token_cache_entries"), "{e}");
     assert_eq!(
         problems(json!({ "mode": "jwks", "audiences": ["api://x"] })),
         ""
