@@ -446,28 +446,24 @@ impl Store for SqliteStore {
         ids.sort_unstable();
         ids.dedup();
         let mut out: HashMap<String, Vec<HistoryRecord>> = HashMap::new();
-        for chunk in ids.chunks(MAX_VARIABLES - 1) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT unified_id, id, request_id, entry, recorded_at FROM alert_history \
-                 WHERE tenant_id = ",
-            );
-            q.push_bind(tenant_id);
-            q.push(" AND unified_id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(") ORDER BY id");
-            let rows: Vec<(String, i64, Option<String>, String, i64)> =
-                q.build_query_as().fetch_all(&self.pool).await?;
-            for (unified_id, id, request_id, entry, recorded_at) in rows {
-                out.entry(unified_id).or_default().push(HistoryRecord {
-                    id,
-                    request_id,
-                    entry: serde_json::from_str::<AlertHistoryState>(&entry)?,
-                    recorded_at: from_micros(recorded_at)?,
-                });
-            }
+        // The ids go in as one JSON array: the statement's text never changes, so it is
+        // prepared once (an `IN (?, ?, …)` list of the page's length was parsed and planned
+        // again on every list: ~4 % of a 3-provider list's CPU).
+        let rows: Vec<(String, i64, Option<String>, String, i64)> = sqlx::query_as(
+            "SELECT unified_id, id, request_id, entry, recorded_at FROM alert_history \
+             WHERE tenant_id = ? AND unified_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        )
+        .bind(tenant_id)
+        .bind(serde_json::to_string(&ids)?)
+        .fetch_all(&self.pool)
+        .await?;
+        for (unified_id, id, request_id, entry, recorded_at) in rows {
+            out.entry(unified_id).or_default().push(HistoryRecord {
+                id,
+                request_id,
+                entry: serde_json::from_str::<AlertHistoryState>(&entry)?,
+                recorded_at: from_micros(recorded_at)?,
+            });
         }
         Ok(out)
     }
