@@ -108,12 +108,16 @@ mod tests {
     }
 
     fn setup() -> (Arc<Counted>, VerifiedTokens) {
+        setup_with(Duration::from_secs(60))
+    }
+
+    fn setup_with(max_age: Duration) -> (Arc<Counted>, VerifiedTokens) {
         let counted = Arc::new(Counted {
             real: Hs256Verifier::new(KEY, DEMO_ISSUER, DEMO_AUDIENCE),
             calls: AtomicU64::new(0),
             generation: AtomicU64::new(0),
         });
-        let cache = VerifiedTokens::new(counted.clone(), Duration::from_secs(60), 100);
+        let cache = VerifiedTokens::new(counted.clone(), max_age, 100);
         (counted, cache)
     }
 
@@ -216,12 +220,7 @@ mod tests {
 
     #[tokio::test]
     async fn entries_live_no_longer_than_the_configured_age() {
-        let counted = Arc::new(Counted {
-            real: Hs256Verifier::new(KEY, DEMO_ISSUER, DEMO_AUDIENCE),
-            calls: AtomicU64::new(0),
-            generation: AtomicU64::new(0),
-        });
-        let cache = VerifiedTokens::new(counted.clone(), Duration::from_millis(200), 100);
+        let (counted, cache) = setup_with(Duration::from_millis(200));
         let t = token("t", chrono::Utc::now().timestamp() + 600);
         cache.verify(&t).await.unwrap();
         cache.verify(&t).await.unwrap();
