@@ -439,11 +439,10 @@ impl Federation {
 
         let mut alerts = self.assign_stable_ids(tenant_id, alerts).await?;
         if let Some(f) = &q.filter {
-            alerts.retain(|a| {
-                serde_json::to_value(a)
-                    .map(|v| f.matches(&v))
-                    .unwrap_or(false)
-            });
+            // Evaluated on the properties the filter reads, not the whole alert's JSON (the
+            // same answer; `vigil_model::query::project`).
+            let projection = f.projection();
+            alerts.retain(|a| f.matches(&projection.apply(a)));
         }
         let finished =
             providers.iter().all(|p| next.done.contains(&p.info().name)) && next.carry.is_empty();

@@ -14,8 +14,8 @@
 //!   duplicates dropped, cross-provider duplicates folded), `$filter`, `$orderby` — the
 //!   numerator. The input copy is made outside the timed section;
 //! - `merge_filter_sort_full_json`: the same with each merged alert converted whole to a
-//!   `serde_json::Value` (what the gateway's list path does today), to show what the
-//!   projection saves;
+//!   `serde_json::Value` (what the gateway's list path did before it used projections), to
+//!   show what the projection saves;
 //! - `merge_only`: the merge step alone, to see where the numerator goes;
 //! - `end_to_end`: bytes → sorted, filtered, merged alerts (deserialize + the rest), for the
 //!   reading "(deserialize + merge + filter + sort) ÷ deserialize".
@@ -92,7 +92,8 @@ fn deserialize(bytes: &[(String, Vec<u8>)]) -> Vec<SourcedAlert> {
 
 /// Merge, then `$filter` and `$orderby` on each merged alert's JSON projection (made once,
 /// shared by both): the properties the two options read (`Projection`), or with
-/// `Projection::whole()` the full `serde_json::to_value` the gateway's list path uses today.
+/// `Projection::whole()` the full `serde_json::to_value`. The gateway's list path projects the
+/// same way (the filter in the federation step, the order in the route, each on its own).
 /// The alerts themselves come out filtered and sorted, ready to render.
 fn merge_filter_sort(
     alerts: Vec<SourcedAlert>,

@@ -446,11 +446,7 @@ pub struct UserPage {
 }
 
 fn matches<T: Serialize>(filter: Option<&Filter>, item: &T) -> bool {
-    filter.is_none_or(|f| {
-        serde_json::to_value(item)
-            .map(|v| f.matches(&v))
-            .unwrap_or(false)
-    })
+    filter.is_none_or(|f| f.matches(&f.projection().apply(item)))
 }
 
 /// One page of the federated risky-user walk (see the module docs for ownership).

@@ -522,15 +522,20 @@ pub async fn list_alerts(
     Ok(resp)
 }
 
-fn sort_alerts(alerts: &mut [Alert], orderby: &vigil_model::query::OrderBy) {
-    // OrderBy compares serialized resources; serialize once, sort indices, then permute.
-    let values: Vec<Value> = alerts
-        .iter()
-        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
-        .collect();
-    let idx = orderby.sorted_indices(&values);
-    let mut sorted: Vec<Alert> = idx.into_iter().map(|i| alerts[i].clone()).collect();
-    alerts.swap_with_slice(&mut sorted);
+fn sort_alerts(alerts: &mut Vec<Alert>, orderby: &vigil_model::query::OrderBy) {
+    // OrderBy compares serialized resources: each alert is serialized once, to the properties
+    // the order reads, the indices are sorted, and the alerts moved (not copied) into place.
+    let projection = orderby.projection();
+    let values: Vec<Value> = alerts.iter().map(|a| projection.apply(a)).collect();
+    let order = orderby.sorted_indices(&values);
+    let mut slots: Vec<Option<Alert>> = std::mem::take(alerts).into_iter().map(Some).collect();
+    alerts.extend(
+        order
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take)),
+    );
+    // `order` is a permutation; should it ever not be, no alert is dropped for it.
+    alerts.extend(slots.into_iter().flatten());
 }
 
 /// Walks the whole federation for a count (cached provider answers make repeats cheap); with a

@@ -529,11 +529,8 @@ pub async fn risky_user_history(
         return Ok(resp);
     };
     if let Some(f) = &input.opts.filter {
-        items.retain(|h| {
-            serde_json::to_value(h)
-                .map(|v| f.matches(&v))
-                .unwrap_or(false)
-        });
+        let projection = f.projection();
+        items.retain(|h| f.matches(&projection.apply(h)));
     }
     let count = input.opts.count.then_some(items.len());
     let mut values = to_values(items, include_evolvable(&headers));
