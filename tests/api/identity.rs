@@ -796,6 +796,31 @@ async fn alerts_carry_their_users_risk_and_can_be_asked_by_it() {
             "{a}"
         );
     }
+    // With `$select`, the floor still reads every user (the selection drops them afterwards).
+    let selected: Vec<Value> = env
+        .walk(
+            CONTOSO,
+            "/v1.0/security/alerts?$top=100&vigilUserRiskAtLeast=high&$select=id,title",
+        )
+        .await
+        .iter()
+        .flat_map(|p| p["value"].as_array().unwrap().clone())
+        .collect();
+    let ids = |items: &[Value]| -> std::collections::BTreeSet<String> {
+        items
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&selected), ids(&kept));
+    for a in &selected {
+        let keys: Vec<&String> = a.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter()
+                .all(|k| *k == "id" || *k == "title" || k.starts_with('@')),
+            "{a}"
+        );
+    }
     let resp = env
         .get(CONTOSO, "/v1.0/security/alerts?vigilUserRiskAtLeast=severe")
         .await;

@@ -50,7 +50,7 @@ use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::Arc;
 use vigil_model::identity_merge::{level_at_least, parse_level, user_risk_value};
-use vigil_model::query::Select;
+use vigil_model::query::{Projection, Select};
 use vigil_model::{Alert, GraphEnum, HideEvolvable, RiskLevel, RiskyUser};
 
 /// The property added to each `userStates` entry.
@@ -136,9 +136,17 @@ pub async fn render_alerts_with_directory(
     bypass: bool,
     prefetched: Option<Arc<RiskDirectory>>,
 ) -> (Vec<Value>, Result<Option<Arc<RiskDirectory>>, ()>) {
+    // Only what the answer shows (and the floor reads) is serialized: `$select=id,title` over
+    // a thousand alerts must not build a thousand whole alerts' JSON first.
+    let projection = match select {
+        Some(sel) if floor.is_some() => sel.projection().union(&Projection::of(&["userStates"])),
+        Some(sel) => sel.projection(),
+        None => Projection::whole(),
+    };
     let mut values: Vec<Value> = alerts
-        .into_iter()
-        .filter_map(|a| serde_json::to_value(a).ok())
+        .iter()
+        .map(|a| projection.apply(a))
+        .filter(|v| !v.is_null())
         .collect();
     let used = annotate_with(
         st,
@@ -348,10 +356,8 @@ pub async fn count_at_least(
     alerts: &[Alert],
     floor: RiskLevel,
 ) -> usize {
-    let mut values: Vec<Value> = alerts
-        .iter()
-        .filter_map(|a| serde_json::to_value(a).ok())
-        .collect();
+    let users = Projection::of(&["userStates"]);
+    let mut values: Vec<Value> = alerts.iter().map(|a| users.apply(a)).collect();
     annotate(st, tenant, &mut values, true, false).await;
     values.iter().filter(|v| alert_at_least(v, floor)).count()
 }

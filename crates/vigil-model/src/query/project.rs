@@ -23,6 +23,8 @@ pub struct Projection {
     names: Vec<&'static str>,
     /// A path reads the resource itself (`$it`): nothing can be left out.
     whole: bool,
+    /// Instance annotations (`@`-keys) are kept too (`$select` keeps them).
+    annotations: bool,
 }
 
 impl Projection {
@@ -31,12 +33,23 @@ impl Projection {
         Self {
             names: Vec::new(),
             whole: true,
+            annotations: false,
         }
+    }
+
+    /// Just these top-level properties.
+    pub fn of(names: &[&'static str]) -> Self {
+        let mut p = Self::default();
+        for n in names {
+            p.add(n);
+        }
+        p
     }
 
     /// The properties either projection reads.
     pub fn union(mut self, other: &Projection) -> Self {
         self.whole |= other.whole;
+        self.annotations |= other.annotations;
         for n in &other.names {
             if !self.names.contains(n) {
                 self.names.push(n);
@@ -65,7 +78,10 @@ impl Projection {
     /// `serde_json::to_value` (`Value::Null` if that fails, as the gateway treats it).
     pub fn apply<T: Serialize + ?Sized>(&self, item: &T) -> Value {
         if !self.whole
-            && let Ok(v) = item.serialize(Top { names: &self.names })
+            && let Ok(v) = item.serialize(Top {
+                names: &self.names,
+                annotations: self.annotations,
+            })
         {
             return v;
         }
@@ -78,6 +94,18 @@ impl Filter {
     pub fn projection(&self) -> Projection {
         let mut p = Projection::default();
         collect(&self.expr, &mut p);
+        p
+    }
+}
+
+impl super::select::Select {
+    /// What [`Select::apply`](super::select::Select::apply) keeps: the selected properties,
+    /// `id` and instance annotations. Selecting from the projection gives what selecting from
+    /// the whole resource gives.
+    pub fn projection(&self) -> Projection {
+        let mut p = Projection::of(self.names());
+        p.add("id");
+        p.annotations = true;
         p
     }
 }
@@ -141,18 +169,24 @@ impl ser::Error for NotAnObject {
 /// Serializes a struct or map, keeping only the named top-level entries.
 struct Top<'a> {
     names: &'a [&'static str],
+    annotations: bool,
 }
 
 struct TopObject<'a> {
     names: &'a [&'static str],
+    annotations: bool,
     map: Map<String, Value>,
     /// The key of the map entry being serialized, when it is kept.
     pending: Option<String>,
 }
 
 impl TopObject<'_> {
+    fn kept(&self, key: &str) -> bool {
+        self.names.contains(&key) || (self.annotations && key.starts_with('@'))
+    }
+
     fn keep<V: Serialize + ?Sized>(&mut self, key: &str, value: &V) -> Result<(), NotAnObject> {
-        if self.names.contains(&key) {
+        if self.kept(key) {
             let v = serde_json::to_value(value).map_err(|_| NotAnObject)?;
             self.map.insert(key.to_owned(), v);
         }
@@ -183,7 +217,7 @@ impl SerializeMap for TopObject<'_> {
 
     fn serialize_key<K: Serialize + ?Sized>(&mut self, key: &K) -> Result<(), NotAnObject> {
         self.pending = match serde_json::to_value(key) {
-            Ok(Value::String(k)) if self.names.contains(&k.as_str()) => Some(k),
+            Ok(Value::String(k)) if self.kept(&k) => Some(k),
             _ => None,
         };
         Ok(())
@@ -293,6 +327,7 @@ impl<'a> ser::Serializer for Top<'a> {
     fn serialize_map(self, _len: Option<usize>) -> Result<TopObject<'a>, NotAnObject> {
         Ok(TopObject {
             names: self.names,
+            annotations: self.annotations,
             map: Map::new(),
             pending: None,
         })
@@ -305,6 +340,7 @@ impl<'a> ser::Serializer for Top<'a> {
     ) -> Result<TopObject<'a>, NotAnObject> {
         Ok(TopObject {
             names: self.names,
+            annotations: self.annotations,
             map: Map::new(),
             pending: None,
         })
@@ -408,12 +444,29 @@ mod tests {
     }
 
     #[test]
+    fn selecting_from_the_projection_is_selecting_from_the_whole_alert() {
+        let mut all = alerts();
+        // Instance annotations an upstream left on the alert are kept by `$select`.
+        let mut v = serde_json::to_value(&all[0]).unwrap();
+        v["@odata.type"] = Value::String("#microsoft.graph.alert".into());
+        all.push(serde_json::from_value(v).unwrap());
+        for text in ["title", "severity,userStates", "id,assignedTo", "*"] {
+            let sel = crate::query::parse_select(text, &ALERT).unwrap();
+            let p = sel.projection();
+            for a in &all {
+                let mut whole = serde_json::to_value(a).unwrap();
+                sel.apply(&mut whole);
+                let mut part = p.apply(a);
+                sel.apply(&mut part);
+                assert_eq!(part, whole, "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn undeclared_properties_are_projected_and_non_objects_fall_back() {
         let a = &alerts()[2];
-        let p = Projection {
-            names: vec!["customExtension", "severity"],
-            whole: false,
-        };
+        let p = Projection::of(&["customExtension", "severity"]);
         let v = p.apply(a);
         assert_eq!(v["customExtension"], "x0");
         assert_eq!(v["severity"], "low");
