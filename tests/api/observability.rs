@@ -238,6 +238,13 @@ async fn metrics_count_requests_provider_calls_cache_outbox_and_throttling() {
         "the repeat is served from the cache (three alert pages)"
     );
     assert_eq!(misses(&second), misses(&first));
+    // The client's token: verified in full once, then recognised.
+    let tokens = |s: &[Sample], outcome: &str| {
+        sample(s, "vigil_token_checks_total", &[("outcome", outcome)]).unwrap()
+    };
+    assert_eq!(tokens(&first, "verified"), 1.0);
+    assert_eq!(tokens(&second, "verified"), 1.0);
+    assert!(tokens(&second, "remembered") >= 1.0);
     for p in &providers {
         let calls = |s: &[Sample], outcome: &str| {
             sample(

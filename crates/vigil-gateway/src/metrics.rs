@@ -21,6 +21,8 @@
 //! - `provider_circuit_state{provider,tenant}` (0 closed, 1 half-open, 2 open; set by the
 //!   circuit breaker through [`set_circuit_state`]);
 //! - `rate_limit_rejections_total{scope}` (`tenant`, `app`);
+//! - `token_checks_total{outcome}` (`remembered`, `verified`, `refused`: bearer tokens of the
+//!   API, [`crate::auth::verified`]);
 //! - `build_info{version}`.
 //!
 //! Access: `[metrics] enabled` (default on) and, optionally, `bearer_token_env`: the name of an
@@ -133,6 +135,8 @@ struct Registry {
     providers: Mutex<BTreeMap<(String, String, &'static str), Histogram>>,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
+    /// Bearer tokens: [remembered, verified, refused] (`auth::verified`).
+    token_checks: [AtomicU64; 3],
     /// (provider, tenant) → state.
     circuits: Mutex<BTreeMap<(String, String), CircuitState>>,
 }
@@ -142,6 +146,22 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves counts that are still counts.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How a bearer token was checked.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenCheck {
+    /// Recognised as one that verified moments ago.
+    Remembered = 0,
+    /// Verified in full, and valid.
+    Verified = 1,
+    /// Verified in full, and refused.
+    Refused = 2,
+}
+
+/// Records one bearer-token check.
+pub fn token_check(check: TokenCheck) {
+    REGISTRY.token_checks[check as usize].fetch_add(1, Ordering::Relaxed);
 }
 
 /// Records one finished provider call. `through_cache`: the answer was looked up in the
@@ -380,6 +400,22 @@ pub async fn render(st: &AppState) -> String {
         "vigil_cache_misses_total {}",
         r.cache_misses.load(Ordering::Relaxed)
     );
+    family(
+        &mut out,
+        "vigil_token_checks_total",
+        "counter",
+        "Bearer tokens checked, by outcome: remembered (verified moments ago), verified, refused.",
+    );
+    for (outcome, n) in ["remembered", "verified", "refused"]
+        .iter()
+        .zip(&r.token_checks)
+    {
+        let _ = writeln!(
+            out,
+            "vigil_token_checks_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
     family(
         &mut out,
         "vigil_cache_weighted_bytes",

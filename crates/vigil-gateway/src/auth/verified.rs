@@ -18,6 +18,7 @@
 
 use super::{TokenVerifier, Verified, Verifier};
 use crate::error::ApiError;
+use crate::metrics::{self, TokenCheck};
 use sha2::Digest;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,11 +52,21 @@ impl VerifiedTokens {
         let generation = self.inner.key_generation();
         if let Some(r) = self.remembered.get(&key) {
             if r.generation == generation && r.verified.expires_at > now {
+                metrics::token_check(TokenCheck::Remembered);
                 return Ok(r.verified.clone());
             }
             self.remembered.invalidate(&key);
         }
-        let verified = self.inner.verify_token(token).await?;
+        let verified = match self.inner.verify_token(token).await {
+            Ok(v) => {
+                metrics::token_check(TokenCheck::Verified);
+                v
+            }
+            Err(e) => {
+                metrics::token_check(TokenCheck::Refused);
+                return Err(e);
+            }
+        };
         if verified.expires_at > now {
             self.remembered.insert(
                 key,
