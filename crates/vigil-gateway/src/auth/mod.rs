@@ -260,13 +260,10 @@ impl Claims {
 pub type Verifier = Arc<dyn TokenVerifier>;
 
 /// The configured verifier, remembering the tokens that verified unless
-/// `auth.verified_token_cache_secs` is 0 ([`verified`]).
+/// `auth.verified_token_cache_secs` is 0, and counting every check ([`verified`]).
 pub fn verifier_from_config(cfg: &crate::config::Config) -> Result<Verifier, crate::StartError> {
     let a = &cfg.auth;
     let verifier = token_verifier(cfg)?;
-    if a.verified_token_cache_secs == 0 {
-        return Ok(verifier);
-    }
     Ok(Arc::new(VerifiedTokens::new(
         verifier,
         std::time::Duration::from_secs(a.verified_token_cache_secs),

@@ -31,44 +31,41 @@ struct Remembered {
 /// A [`TokenVerifier`] that remembers what its inner verifier accepted.
 pub struct VerifiedTokens {
     inner: Verifier,
-    remembered: moka::sync::Cache<[u8; 32], Arc<Remembered>>,
+    /// `None`: nothing is remembered (`max_age` 0); checks are still counted.
+    remembered: Option<moka::sync::Cache<[u8; 32], Arc<Remembered>>>,
 }
 
 impl VerifiedTokens {
-    /// Remembers at most `entries` tokens, each for at most `max_age`.
+    /// Remembers at most `entries` tokens, each for at most `max_age` (0: none).
     pub fn new(inner: Verifier, max_age: Duration, entries: u64) -> Self {
         Self {
             inner,
-            remembered: moka::sync::Cache::builder()
-                .max_capacity(entries)
-                .time_to_live(max_age)
-                .build(),
+            remembered: (!max_age.is_zero() && entries > 0).then(|| {
+                moka::sync::Cache::builder()
+                    .max_capacity(entries)
+                    .time_to_live(max_age)
+                    .build()
+            }),
         }
     }
 
     /// `verify_token` as of `now` (seconds since the Unix epoch).
     async fn verify_at(&self, token: &str, now: i64) -> Result<Verified, ApiError> {
+        let Some(remembered) = &self.remembered else {
+            return counted(self.inner.verify_token(token).await);
+        };
         let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         let generation = self.inner.key_generation();
-        if let Some(r) = self.remembered.get(&key) {
+        if let Some(r) = remembered.get(&key) {
             if r.generation == generation && r.verified.expires_at > now {
                 metrics::token_check(TokenCheck::Remembered);
                 return Ok(r.verified.clone());
             }
-            self.remembered.invalidate(&key);
+            remembered.invalidate(&key);
         }
-        let verified = match self.inner.verify_token(token).await {
-            Ok(v) => {
-                metrics::token_check(TokenCheck::Verified);
-                v
-            }
-            Err(e) => {
-                metrics::token_check(TokenCheck::Refused);
-                return Err(e);
-            }
-        };
+        let verified = counted(self.inner.verify_token(token).await)?;
         if verified.expires_at > now {
-            self.remembered.insert(
+            remembered.insert(
                 key,
                 Arc::new(Remembered {
                     verified: verified.clone(),
@@ -78,6 +75,16 @@ impl VerifiedTokens {
         }
         Ok(verified)
     }
+}
+
+/// Counts a full verification's outcome.
+fn counted(r: Result<Verified, ApiError>) -> Result<Verified, ApiError> {
+    metrics::token_check(if r.is_ok() {
+        TokenCheck::Verified
+    } else {
+        TokenCheck::Refused
+    });
+    r
 }
 
 #[async_trait::async_trait]
@@ -227,6 +234,16 @@ mod tests {
         cache.verify(&t).await.unwrap();
         cache.verify(&t).await.unwrap();
         assert_eq!(calls(&inner), 2);
+    }
+
+    #[tokio::test]
+    async fn a_zero_age_remembers_nothing() {
+        let (inner, cache) = setup_with(Duration::ZERO);
+        let t = token("t", chrono::Utc::now().timestamp() + 600);
+        for _ in 0..3 {
+            cache.verify(&t).await.unwrap();
+        }
+        assert_eq!(calls(&inner), 3);
     }
 
     #[tokio::test]
