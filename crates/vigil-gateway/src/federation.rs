@@ -439,10 +439,9 @@ impl Federation {
 
         let mut alerts = self.assign_stable_ids(tenant_id, alerts).await?;
         if let Some(f) = &q.filter {
-            // Evaluated on the properties the filter reads, not the whole alert's JSON (the
-            // same answer; `vigil_model::query::project`).
-            let projection = f.projection();
-            alerts.retain(|a| f.matches(&projection.apply(a)));
+            // Evaluated on the properties the filter reads, not the whole alert's JSON.
+            let f = f.for_items();
+            alerts.retain(|a| f.matches(a));
         }
         let finished =
             providers.iter().all(|p| next.done.contains(&p.info().name)) && next.carry.is_empty();

@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use vigil_model::identity_merge::{RiskAction, RiskSource, SourcedRiskyUser, merge_risky_users};
-use vigil_model::query::{Filter, OrderBy};
+use vigil_model::query::{Filter, ItemFilter, OrderBy};
 use vigil_model::{RiskDetection, RiskLevel, RiskyUser, RiskyUserHistoryItem, Timestamp};
 use vigil_providers::{ListRequest, Provider, ProviderErrorKind};
 use vigil_store::OutboxEntry;
@@ -445,8 +445,8 @@ pub struct UserPage {
     pub next: Option<CursorWalk>,
 }
 
-fn matches<T: Serialize>(filter: Option<&Filter>, item: &T) -> bool {
-    filter.is_none_or(|f| f.matches(&f.projection().apply(item)))
+fn matches<T: Serialize>(filter: Option<&ItemFilter<'_>>, item: &T) -> bool {
+    filter.is_none_or(|f| f.matches(item))
 }
 
 /// One page of the federated risky-user walk (see the module docs for ownership).
@@ -463,6 +463,7 @@ pub async fn list_users_page(
     let order: Vec<String> = providers.iter().map(|p| p.info().name.clone()).collect();
     let mut all_outcomes: Vec<ProviderOutcome> = Vec::new();
     let mut users = Vec::new();
+    let filter = q.filter.as_ref().map(Filter::for_items);
     for _ in 0..crate::federation::MAX_STEPS_PER_PAGE {
         let (items, outcomes, next) = step(
             fed,
@@ -502,7 +503,7 @@ pub async fn list_users_page(
                 }]),
             };
             pending.overlay(&mut user);
-            if matches(q.filter.as_ref(), &user) && at_floor(q.floor, &user) {
+            if matches(filter.as_ref(), &user) && at_floor(q.floor, &user) {
                 users.push(user);
             }
         }
@@ -532,13 +533,14 @@ pub async fn count_users(
 ) -> Result<(usize, Vec<ProviderOutcome>), ApiError> {
     let (dir, pending) = tokio::join!(directory(fed, tenant, false), Pending::load(fed, tenant));
     let pending = pending?;
+    let filter = filter.map(Filter::for_items);
     let n = dir
         .users
         .iter()
         .filter(|u| {
             let mut u = (*u).clone();
             pending.overlay(&mut u);
-            matches(filter, &u) && at_floor(floor, &u)
+            matches(filter.as_ref(), &u) && at_floor(floor, &u)
         })
         .count();
     Ok((n, dir.outcomes.clone()))

@@ -529,8 +529,8 @@ pub async fn risky_user_history(
         return Ok(resp);
     };
     if let Some(f) = &input.opts.filter {
-        let projection = f.projection();
-        items.retain(|h| f.matches(&projection.apply(h)));
+        let f = f.for_items();
+        items.retain(|h| f.matches(h));
     }
     let count = input.opts.count.then_some(items.len());
     let mut values = to_values(items, include_evolvable(&headers));

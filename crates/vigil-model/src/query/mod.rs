@@ -96,7 +96,7 @@ mod select;
 pub use filter::{Filter, parse_filter};
 pub use options::{QueryOptions, parse_count, parse_skip, parse_top};
 pub use orderby::{OrderBy, parse_orderby};
-pub use project::Projection;
+pub use project::{ItemFilter, Projection};
 pub use pushdown::{PushDown, alert_push_down};
 pub use schema::{
     ALERT, EnumType, PropType, Property, RISK_DETECTION, RISKY_USER, RISKY_USER_HISTORY_ITEM,

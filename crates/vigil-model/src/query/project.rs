@@ -98,6 +98,30 @@ impl Filter {
     }
 }
 
+/// A filter with its projection, made once to test many resources.
+pub struct ItemFilter<'a> {
+    filter: &'a Filter,
+    projection: Projection,
+}
+
+impl Filter {
+    /// This filter, ready to test typed resources ([`ItemFilter::matches`]).
+    pub fn for_items(&self) -> ItemFilter<'_> {
+        ItemFilter {
+            filter: self,
+            projection: self.projection(),
+        }
+    }
+}
+
+impl ItemFilter<'_> {
+    /// Whether `item` satisfies the filter, evaluated on the properties the filter reads (the
+    /// same answer as on the whole resource's JSON).
+    pub fn matches<T: Serialize + ?Sized>(&self, item: &T) -> bool {
+        self.filter.matches(&self.projection.apply(item))
+    }
+}
+
 impl super::select::Select {
     /// What [`Select::apply`](super::select::Select::apply) keeps: the selected properties,
     /// `id` and instance annotations. Selecting from the projection gives what selecting from
@@ -399,6 +423,7 @@ mod tests {
                 let whole = serde_json::to_value(&a).unwrap();
                 let part = p.apply(&a);
                 assert_eq!(f.matches(&part), f.matches(&whole), "{text}");
+                assert_eq!(f.for_items().matches(&a), f.matches(&whole), "{text}");
                 let obj = part.as_object().unwrap();
                 assert!(obj.len() <= p.names().len(), "{text}: {obj:?}");
                 for (k, v) in obj {
